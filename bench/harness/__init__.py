@@ -1,0 +1,1 @@
+"""Pieces of the Glade benchmark harness; bench/run.py is the entry point."""

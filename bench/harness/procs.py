@@ -1,0 +1,147 @@
+"""Start, probe, measure and stop one server process group, always bounded in time.
+
+Every server runs in its own session (start_new_session=True), so the whole group,
+master and workers, can be signalled and cleaned up by the master's PID alone.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+PROBE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+class ServerFailed(Exception):
+    """The server did not come up (exited, or never answered in time)."""
+
+
+def free_port():
+    """Ask the kernel for a free loopback port; the tiny reuse race is acceptable here."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def start(cmd, cwd, env, log_path):
+    """Launch `cmd` as the leader of a new process group, output to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [str(part) for part in cmd],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def answers(port, timeout=1.0):
+    """True when the port returns an HTTP status line to a plain GET."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
+            sock.sendall(PROBE)
+            return sock.recv(16).startswith(b"HTTP/1.")
+    except OSError:
+        return False
+
+
+def wait_ready(proc, port, timeout):
+    """Poll until the server answers; fail fast if it exits, fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerFailed(f"exited with status {proc.returncode} before answering")
+        if answers(port):
+            return
+        time.sleep(0.1)
+    raise ServerFailed(f"did not answer on port {port} within {timeout:.0f}s")
+
+
+def wait_workers(pid, count, timeout):
+    """Wait (bounded) until the master has `count` children, so no worker is still booting."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(children(pid)) < count:
+        time.sleep(0.1)
+
+
+def _killpg(pgid, signum):
+    """Signal a process group; a group that is already gone is not an error."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def stop(proc, timeout):
+    """SIGTERM the group, SIGKILL it after `timeout` s, then SIGKILL any straggler."""
+    pgid = proc.pid  # leader of its own session: pgid == pid
+    if proc.poll() is None:
+        _killpg(pgid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _killpg(pgid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout)
+    # Workers can outlive a master that exited; the group id still reaches them.
+    _killpg(pgid, signal.SIGKILL)
+
+
+def _ppid(stat_text):
+    """Parent PID from /proc/PID/stat (the command name may contain spaces or parens)."""
+    return int(stat_text.rsplit(")", 1)[1].split()[1])
+
+
+def children(pid):
+    """PIDs whose parent is `pid` (the workers of a pre-fork master)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if _ppid((entry / "stat").read_text()) == pid:
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return sorted(found)
+
+
+def rss_kib(pid):
+    """Resident set size of one process in KiB (VmRSS), or None if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def worker_rss_kib(master_pid):
+    """RSS of each worker (child of the master), measured right after the load."""
+    values = (rss_kib(pid) for pid in children(master_pid))
+    return [value for value in values if value is not None]
+
+
+def tail(path, lines=15):
+    """Last lines of a server log, to explain a failure without opening the file."""
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def running(cmd, cwd, env, log_path, port, ready_timeout, stop_timeout, workers):
+    """Run a server for the duration of a with-block; it is stopped whatever happens."""
+    proc = start(cmd, cwd, env, log_path)
+    try:
+        wait_ready(proc, port, ready_timeout)
+        wait_workers(proc.pid, workers, ready_timeout)
+        yield proc
+    finally:
+        stop(proc, stop_timeout)

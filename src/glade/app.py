@@ -1,0 +1,87 @@
+"""Import the WSGI app named `module:attr` or `module:factory(args)`.
+
+Every mistake a user can make here becomes one AppImportError line that
+says which part is wrong; the app's own exceptions during import keep
+their traceback, since that is the app's bug, not a usage error.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import sys
+
+
+class AppImportError(Exception):
+    """A usage error in the app name; str() is the line to show."""
+
+
+def prepare_path(chdir: str | None, pythonpath: list[str]) -> None:
+    if chdir:
+        try:
+            os.chdir(chdir)
+        except OSError as error:
+            raise AppImportError(f"--chdir {chdir}: {error.strerror}") from None
+    for directory in reversed(pythonpath):
+        sys.path.insert(0, os.path.abspath(directory))
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def import_app(spec: str):
+    module_name, sep, expression = spec.partition(":")
+    if not module_name or not _is_dotted_name(module_name):
+        raise AppImportError(f"app {spec!r}: expected MODULE:NAME, like myproject.wsgi:application")
+    expression = expression.strip() if sep else "application"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
+            raise AppImportError(
+                f"app {spec!r}: no module named {error.name!r} (working directory: {os.getcwd()})"
+            ) from None
+        raise
+    app = _evaluate(module, expression, spec)
+    if not callable(app):
+        raise AppImportError(f"app {spec!r}: {expression} is a {type(app).__name__}, not callable")
+    return app
+
+
+def _is_dotted_name(name: str) -> bool:
+    return all(part.isidentifier() for part in name.split("."))
+
+
+def _evaluate(module, expression: str, spec: str):
+    try:
+        node = ast.parse(expression, mode="eval").body
+    except SyntaxError:
+        raise AppImportError(f"app {spec!r}: cannot parse {expression!r}") from None
+    if isinstance(node, ast.Name):
+        return _attribute(module, node.id, spec)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        factory = _attribute(module, node.func.id, spec)
+        try:
+            args = [ast.literal_eval(arg) for arg in node.args]
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+        except ValueError:
+            raise AppImportError(
+                f"app {spec!r}: factory arguments must be literals (strings, numbers, ...)"
+            ) from None
+        if not callable(factory):
+            raise AppImportError(f"app {spec!r}: {node.func.id} is not callable")
+        app = factory(*args, **kwargs)
+        if app is None:
+            raise AppImportError(f"app {spec!r}: the factory returned None")
+        return app
+    raise AppImportError(f"app {spec!r}: expected a name or a factory call after ':'")
+
+
+def _attribute(module, name: str, spec: str):
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise AppImportError(
+            f"app {spec!r}: module {module.__name__!r} has no attribute {name!r}"
+        ) from None

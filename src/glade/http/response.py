@@ -1,0 +1,80 @@
+"""Response bytes: status lines, the Date header, error responses, chunks.
+
+Everything that can be computed once is: status lines are cached by the
+status string the app passes, and the Date header is formatted at most once
+per second.
+"""
+
+from __future__ import annotations
+
+import time
+from http import HTTPStatus
+
+from glade import SERVER_SOFTWARE
+
+SERVER_HEADER = b"Server: " + SERVER_SOFTWARE.encode("ascii") + b"\r\n"
+CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+
+_status_lines: dict[str, bytes] = {}
+
+
+def status_line(status: str) -> bytes:
+    """`HTTP/1.1 200 OK\\r\\n` for the app's status string, cached."""
+    line = _status_lines.get(status)
+    if line is None:
+        line = b"HTTP/1.1 " + status.encode("latin-1") + b"\r\n"
+        if len(_status_lines) < 512:
+            _status_lines[status] = line
+    return line
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class _DateHeader:
+    __slots__ = ("_header", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._header = b""
+
+    def __call__(self) -> bytes:
+        """`Date: <IMF-fixdate>\\r\\n`, formatted once per second."""
+        now = int(time.time())
+        if now != self._second:
+            t = time.gmtime(now)
+            text = (
+                f"Date: {_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} "
+                f"{t.tm_year:04d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT\r\n"
+            )
+            self._header = text.encode("ascii")
+            self._second = now
+        return self._header
+
+
+date_header = _DateHeader()
+
+
+def error_response(status: int, reason: str = "", *, head_only: bool = False) -> bytes:
+    """A complete short plain-text response that closes the connection."""
+    phrase = HTTPStatus(status).phrase
+    body = f"{status} {phrase}\n".encode("ascii")
+    if reason:
+        body = f"{status} {phrase}: {reason}\n".encode("ascii", "replace")
+    head = (
+        f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
+        + date_header()
+        + SERVER_HEADER
+        + b"Content-Type: text/plain; charset=utf-8\r\n"
+        + b"Content-Length: "
+        + str(len(body)).encode("ascii")
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    return head if head_only else head + body
+
+
+def chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (RFC 9112 7.1)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)

@@ -1,0 +1,110 @@
+"""Listening sockets: parse bind addresses, bind them once in the master.
+
+Workers inherit the bound sockets across fork, so all of them accept from
+the same kernel queues and a restarted worker never re-binds.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import stat
+from dataclasses import dataclass
+
+from glade.config.settings import SettingError
+
+
+@dataclass(frozen=True)
+class Address:
+    family: socket.AddressFamily
+    host: str  # for AF_UNIX: the path
+    port: int = 0
+
+    def __str__(self) -> str:
+        if self.family == socket.AF_UNIX:
+            return f"unix:{self.host}"
+        if self.family == socket.AF_INET6:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+
+def parse_address(text: str) -> Address:
+    """`HOST:PORT`, `[IPV6]:PORT`, `:PORT`, `HOST` (port 8000) or `unix:PATH`."""
+    if text.startswith("unix:"):
+        path = text[len("unix:") :]
+        if not path:
+            raise SettingError(f"expected unix:PATH, got {text!r}")
+        return Address(socket.AF_UNIX, path)
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise SettingError(f"expected [IPV6]:PORT, got {text!r}")
+        return Address(socket.AF_INET6, host, _port(rest[1:] if rest else "8000", text))
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = text, "8000"
+    if ":" in host:
+        raise SettingError(f"an IPv6 address needs brackets, like [::1]:8000; got {text!r}")
+    return Address(socket.AF_INET, host or "0.0.0.0", _port(port, text))
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise SettingError(f"expected a port number 0-65535 in {whole!r}")
+    return int(text)
+
+
+class BindError(Exception):
+    """An address that cannot be listened on; str() is the line to show."""
+
+
+def bind(address: Address, backlog: int) -> socket.socket:
+    sock = socket.socket(address.family, socket.SOCK_STREAM)
+    try:
+        if address.family == socket.AF_UNIX:
+            _remove_stale_unix_socket(address.host)
+            sock.bind(address.host)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if address.family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((address.host, address.port))
+        sock.listen(backlog)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise BindError(f"cannot listen on {address}: address already in use") from None
+        if error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+            raise BindError(f"cannot listen on {address}: no such local address") from None
+        raise BindError(f"cannot listen on {address}: {error.strerror or error}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _remove_stale_unix_socket(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise BindError(f"cannot listen on unix:{path}: the path exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody listens: a leftover from a crashed server
+    else:
+        raise BindError(f"cannot listen on unix:{path}: address already in use")
+    finally:
+        probe.close()
+
+
+def bound_address(sock: socket.socket) -> str:
+    """The address as a user would type it, with the real port for port 0."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{name}"
+    if sock.family == socket.AF_INET6:
+        return f"[{name[0]}]:{name[1]}"
+    return f"{name[0]}:{name[1]}"

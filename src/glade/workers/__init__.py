@@ -1,0 +1,1 @@
+"""Worker processes: the gevent worker (primary) and the sync worker."""

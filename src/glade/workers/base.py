@@ -1,0 +1,157 @@
+"""What every worker does: boot, load the app, report to the master, serve.
+
+A worker talks to its master through one pipe of short text lines:
+`ready`, `beat <busy requests>`, `boot-error <message>`. The beats are the
+heartbeat (a worker whose beats stop is stuck); a write that fails means
+the master is gone, and the worker drains and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import traceback
+from time import monotonic
+
+from glade.app import AppImportError, import_app, prepare_path
+from glade.http.parser import Limits
+from glade.lifecycle import Lifecycle, State
+from glade.logging import AccessLog, error_log
+from glade.supervisor.sockets import bound_address
+from glade.wsgi.environ import ErrorStream, environ_template
+from glade.wsgi.file_wrapper import FileWrapper
+
+EXIT_OK = 0
+EXIT_BOOT_ERROR = 3
+
+
+class Worker:
+    """Base worker; subclasses provide `prepare()` and `serve()`."""
+
+    kind = "base"
+    multithread = False
+
+    def __init__(self, cfg, listeners, age: int, status_fd: int, master_pid: int) -> None:
+        self.cfg = cfg
+        self.listeners = listeners
+        self.age = age
+        self.status_fd = status_fd
+        self.master_pid = master_pid
+        self.pid = os.getpid()
+        self.lifecycle = Lifecycle(f"worker {self.pid}")
+        self.limits = Limits(
+            request_line=cfg.limit_request_line,
+            request_fields=cfg.limit_request_fields,
+            request_field_size=cfg.limit_request_field_size,
+            request_body=cfg.limit_request_body,
+        )
+        self.header_timeout = cfg.header_timeout or 3600.0
+        self.keepalive = cfg.keepalive
+        self.body_timeout = cfg.body_timeout or 3600.0
+        self.access_log = AccessLog(cfg.access_log_format) if cfg.accesslog else None
+        self.can_sendfile = True
+        self.app = None
+        self.connections: set = set()
+        self.requests_served = 0
+        self.max_requests = 0
+        if cfg.max_requests:
+            self.max_requests = cfg.max_requests + random.randint(0, cfg.max_requests_jitter)
+        self.drain_deadline: float | None = None
+        self.master_gone = False
+
+    # -- shared state read by connections --------------------------------
+
+    @property
+    def draining(self) -> bool:
+        return self.lifecycle.state is not State.SERVING
+
+    def request_done(self) -> None:
+        self.requests_served += 1
+        if self.max_requests and self.requests_served == self.max_requests:
+            error_log.info(
+                "worker %d served %d requests (max_requests); restarting",
+                self.pid,
+                self.requests_served,
+            )
+            self.request_stop("max_requests", graceful=True)
+
+    # -- boot --------------------------------------------------------------
+
+    def run(self) -> int:
+        """The whole life of the worker process; returns its exit status."""
+        try:
+            self.prepare()
+            prepare_path(self.cfg.chdir, self.cfg.pythonpath)
+            self.app = import_app(self.cfg.wsgi_app)
+        except AppImportError as error:
+            self.report(f"boot-error {error}")
+            return EXIT_BOOT_ERROR
+        except Exception as error:
+            # The app's own import failed: its traceback is the useful part.
+            error_log.error("worker %d: the app failed to load:\n%s", self.pid, _short_trace())
+            self.report(f"boot-error the app failed to load: {type(error).__name__}: {error}")
+            return EXIT_BOOT_ERROR
+        self.templates = [self._environ_template(listener) for listener in self.listeners]
+        return self.serve()
+
+    def _environ_template(self, listener) -> dict:
+        address = listener.getsockname()
+        server_address = address[:2] if isinstance(address, tuple) else bound_address(listener)
+        return environ_template(
+            server_address=server_address,
+            url_scheme="http",
+            script_name=self.cfg.script_name,
+            multithread=self.multithread,
+            multiprocess=self.cfg.workers > 1,
+            errors=ErrorStream(),
+            file_wrapper=FileWrapper,
+        )
+
+    def prepare(self) -> None:
+        """Runs before the app is imported (the gevent worker patches here)."""
+
+    def serve(self) -> int:
+        raise NotImplementedError
+
+    def request_stop(self, why: str, *, graceful: bool) -> None:
+        raise NotImplementedError
+
+    # -- talking to the master ---------------------------------------------
+
+    def report(self, line: str) -> None:
+        data = (line.replace("\n", " ") + "\n").encode("utf-8", "replace")
+        try:
+            os.write(self.status_fd, data)
+        except BlockingIOError:
+            pass  # the master is behind on reading; the next beat will do
+        except OSError:
+            self.master_gone = True
+
+    def beat(self) -> None:
+        """Heartbeat; also notices a master that disappeared."""
+        busy = sum(1 for connection in self.connections if connection.writer is not None)
+        self.report(f"beat {busy}")
+        if os.getppid() != self.master_pid:
+            self.master_gone = True
+
+    def begin_drain(self, why: str) -> None:
+        self.drain_deadline = monotonic() + self.cfg.graceful_timeout
+        self.lifecycle.move(State.DRAINING, why)
+
+
+def _short_trace() -> str:
+    """The traceback of the exception being handled, without Glade's frames."""
+    kind, value, trace = sys.exc_info()
+    frames = traceback.extract_tb(trace)
+    app_frames = [frame for frame in frames if "/glade/" not in frame.filename.replace("\\", "/")]
+    lines = traceback.format_list(app_frames or frames)
+    lines += traceback.format_exception_only(kind, value)
+    return "Traceback (most recent call last):\n" + "".join(lines).rstrip()
+
+
+def ignore_terminal_interrupt() -> None:
+    """Workers ignore SIGINT: Ctrl+C reaches the whole process group, and the
+    master alone decides what it means (drain, or force on the second one)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

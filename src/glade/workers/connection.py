@@ -1,0 +1,304 @@
+"""One client connection: read requests, run the app, write responses.
+
+The same code serves both workers: under the gevent worker the socket is
+gevent's cooperative socket, under the sync worker a plain blocking one.
+
+Each connection tells its worker whether it is idle (waiting for the next
+keep-alive request) or busy, so a drain can close idle connections at once
+and let busy ones finish with `Connection: close`.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from time import monotonic
+
+from glade.http.errors import HTTPError
+from glade.http.parser import END_OF_MESSAGE, NEED_DATA, Body, Request, RequestParser
+from glade.http.response import CONTINUE_RESPONSE, error_response
+from glade.logging import error_log
+from glade.wsgi.environ import build_environ
+from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
+from glade.wsgi.response import AppError, ResponseWriter
+
+RECV_SIZE = 65536
+# An unread request body up to this size is read and dropped so the
+# connection can be reused; a larger one costs a reconnect instead.
+DRAIN_BODY_LIMIT = 256 * 1024
+
+_EMPTY_INPUT_PULL = bytes  # bytes() -> b""
+
+
+class Connection:
+    __slots__ = (
+        "_body_failed",
+        "_continue_needed",
+        "environ_template",
+        "idle",
+        "parser",
+        "remote",
+        "sock",
+        "worker",
+        "writer",
+    )
+
+    def __init__(self, sock, remote, worker, environ_template: dict) -> None:
+        self.sock = sock
+        self.remote = remote
+        self.worker = worker
+        self.environ_template = environ_template
+        self.parser = RequestParser(worker.limits)
+        self.idle = False
+        self.writer: ResponseWriter | None = None
+        self._continue_needed = False
+        self._body_failed = False
+
+    # -- the request loop ------------------------------------------------
+
+    def serve(self, accepted_at: float) -> None:
+        try:
+            self._serve(accepted_at)
+        except ClientDisconnected:
+            pass
+        except OSError as error:
+            error_log.debug("connection from %s ended: %s", _peer(self.remote), error)
+        finally:
+            self.idle = False
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def _serve(self, accepted_at: float) -> None:
+        worker = self.worker
+        parser = self.parser
+        sock = self.sock
+        recv = sock.recv
+        head_deadline: float | None = accepted_at + worker.header_timeout
+        waiting_first = True
+        while True:
+            try:
+                event = parser.next_event()
+            except HTTPError as error:
+                self._refuse(error)
+                return
+            if event is NEED_DATA:
+                if parser.dead:
+                    return
+                if parser.in_message or waiting_first:
+                    if head_deadline is None:
+                        head_deadline = monotonic() + worker.header_timeout
+                    timeout = head_deadline - monotonic()
+                    if timeout <= 0:
+                        self._head_timed_out()
+                        return
+                else:
+                    if worker.draining or not worker.keepalive:
+                        return
+                    timeout = worker.keepalive
+                    self.idle = True
+                sock.settimeout(timeout)
+                try:
+                    data = recv(RECV_SIZE)
+                except TimeoutError:
+                    if parser.in_message or (waiting_first and not self.idle):
+                        self._head_timed_out()
+                    return
+                finally:
+                    self.idle = False
+                if not data:
+                    parser.feed_eof()
+                    if parser.dead and not parser.in_message:
+                        return
+                    continue
+                if not parser.in_message:
+                    head_deadline = None
+                parser.feed(data)
+                continue
+            if type(event) is Request:
+                waiting_first = False
+                if not self._handle(event):
+                    return
+            # A stray Body/EndOfMessage cannot happen: _handle consumes them.
+
+    def _head_timed_out(self) -> None:
+        if self.parser.in_message:
+            self._log_refusal(408, "request head not received in time")
+            self._send_quietly(error_response(408, "request head not received in time"))
+
+    def _refuse(self, error: HTTPError) -> None:
+        self._log_refusal(error.status, error.reason)
+        self._send_quietly(error_response(error.status, error.reason))
+
+    def _log_refusal(self, status: int, reason: str) -> None:
+        error_log.info("refused request from %s: %d %s", _peer(self.remote), status, reason)
+
+    def _send_quietly(self, data: bytes) -> None:
+        try:
+            self.sock.settimeout(1.0)
+            self.sock.sendall(data)
+        except OSError:
+            pass
+
+    # -- one request -----------------------------------------------------
+
+    def _handle(self, request: Request) -> bool:
+        """Run the app for one request; True when the connection can be reused."""
+        worker = self.worker
+        started = time.time() if worker.access_log else 0.0
+        self._continue_needed = request.expect_continue
+        self._body_failed = False
+        if request.has_body:
+            wsgi_input = InputStream(self._pull_body)
+        else:
+            wsgi_input = InputStream(_EMPTY_INPUT_PULL)
+            self._skip_empty_body()
+        environ = build_environ(self.environ_template, request, self.remote, wsgi_input)
+        writer = self.writer = ResponseWriter(
+            self._send,
+            self._sendfile if worker.can_sendfile else None,
+            head_request=request.method == "HEAD",
+            http11=request.http_version == "1.1",
+            keep_alive=request.keep_alive and worker.keepalive > 0 and not worker.draining,
+        )
+        self.sock.settimeout(worker.body_timeout)
+        result = None
+        try:
+            result = worker.app(environ, writer.start_response)
+            writer.finish(result)
+        except ClientDisconnected:
+            return False
+        except BadRequestBody as error:
+            self._fail_request(writer, error.status, error.reason)
+            return False
+        except AppError as error:
+            error_log.error("%s %s: %s", request.method, _path(environ), error)
+            self._fail_request(writer, 500, "")
+            return False
+        except Exception:
+            error_log.error(
+                "Error handling request %s %s", request.method, _path(environ), exc_info=True
+            )
+            self._fail_request(writer, 500, "")
+            return False
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    error_log.error("Error closing the app's result", exc_info=True)
+            self.writer = None
+            worker.request_done()
+        if worker.access_log:
+            worker.access_log.log(
+                environ,
+                writer.status_code,
+                writer.headers,
+                writer.bytes_sent,
+                time.time() - started,
+            )
+        if not writer.keep_alive or self._body_failed:
+            return False
+        if request.has_body and not wsgi_input.finished:
+            if self._continue_needed:
+                return False  # the client never sent the body; do not invite it now
+            try:
+                if not wsgi_input.drain(DRAIN_BODY_LIMIT):
+                    return False
+            except OSError:
+                return False
+        return not worker.draining
+
+    def _fail_request(self, writer: ResponseWriter, status: int, reason: str) -> None:
+        writer.keep_alive = False
+        if writer.head_sent:
+            return  # mid-body: closing the connection is the only signal left
+        if status != 500:
+            self._log_refusal(status, reason)
+        self._send_quietly(error_response(status, reason))
+        writer.head_sent = True
+        writer.status_code = status
+
+    def _skip_empty_body(self) -> None:
+        """Consume the END_OF_MESSAGE of a request without a body."""
+        event = self.parser.next_event()
+        if event is not END_OF_MESSAGE:  # pragma: no cover - llhttp guarantees it
+            raise RuntimeError(f"expected the end of a bodiless request, got {event!r}")
+
+    # -- I/O for the WSGI layer ------------------------------------------
+
+    def _pull_body(self) -> bytes:
+        parser = self.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except HTTPError as error:
+                self._body_failed = True
+                raise BadRequestBody(error.status, error.reason) from None
+            if type(event) is Body:
+                return event.data
+            if event is END_OF_MESSAGE:
+                return b""
+            if self._continue_needed:
+                self._continue_needed = False
+                if self.writer is not None and not self.writer.head_sent:
+                    self._send(CONTINUE_RESPONSE)
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except TimeoutError:
+                self._body_failed = True
+                raise BadRequestBody(408, "request body not received in time") from None
+            except OSError as error:
+                self._body_failed = True
+                raise ClientDisconnected(f"client disconnected: {error}") from None
+            if not data:
+                self._body_failed = True
+                raise ClientDisconnected("client disconnected in the middle of the request body")
+            parser.feed(data)
+
+    def _send(self, data: bytes) -> None:
+        """sendall, without gevent's per-call SO_SNDBUF lookup."""
+        send = self.sock.send
+        try:
+            sent = send(data)
+            if sent < len(data):
+                view = memoryview(data)
+                while sent < len(data):
+                    sent += send(view[sent:])
+        except OSError as error:
+            raise ClientDisconnected(f"client disconnected: {error}") from None
+
+    def _sendfile(self, file, offset: int, count: int) -> int:
+        try:
+            sent = self.sock.sendfile(file, offset, count)
+        except OSError as error:
+            raise ClientDisconnected(f"client disconnected: {error}") from None
+        if sent < count:
+            raise ClientDisconnected("client disconnected during sendfile")
+        return sent
+
+    # -- called by the worker --------------------------------------------
+
+    def close_if_idle(self) -> bool:
+        """Drain: an idle keep-alive connection closes now. True if it did."""
+        if not self.idle:
+            if self.writer is not None:
+                self.writer.keep_alive = False  # finish this one with Connection: close
+            return False
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
+
+
+def _peer(remote) -> str:
+    if type(remote) is tuple:
+        return f"{remote[0]}:{remote[1]}"
+    return "unix socket"
+
+
+def _path(environ: dict) -> str:
+    return environ.get("RAW_URI", "?")

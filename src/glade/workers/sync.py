@@ -1,0 +1,140 @@
+"""The sync worker: one connection at a time, no keep-alive.
+
+For CPU-bound apps and debugging. There are no greenlets here, so signal
+handlers are plain Python handlers: TERM only records the intent (the
+current request finishes first); QUIT, and the drain deadline (SIGALRM),
+raise StopNow, a BaseException that the app's `except Exception` cannot
+swallow, to cut the request in progress.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+import socket
+from time import monotonic
+
+from glade.lifecycle import State
+from glade.logging import error_log, reopen_log_files
+from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt
+from glade.workers.connection import Connection
+
+BEAT_INTERVAL = 1.0
+
+
+class StopNow(BaseException):
+    """Cut the request in progress: a forced stop or the drain deadline."""
+
+
+class SyncWorker(Worker):
+    kind = "sync"
+
+    def prepare(self) -> None:
+        self.keepalive = 0  # one connection at a time: an idle one would block the rest
+        self._stop_why = ""
+        self._busy = False
+        self._forced = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    def request_stop(self, why: str, *, graceful: bool) -> None:
+        if not self._stop_why:
+            self._stop_why = why
+        if not graceful:
+            self._forced = True
+            if self._busy:
+                raise StopNow
+
+    def _on_term(self, signum, frame) -> None:
+        self.request_stop("SIGTERM", graceful=True)
+        if self._busy and self.drain_deadline is None:
+            # Cut the request in progress just before the graceful timeout.
+            self.drain_deadline = monotonic() + self.cfg.graceful_timeout
+            signal.setitimer(signal.ITIMER_REAL, max(self.cfg.graceful_timeout - 0.25, 0.01))
+
+    def _on_quit(self, signum, frame) -> None:
+        self.request_stop("SIGQUIT", graceful=False)
+
+    def _on_deadline(self, signum, frame) -> None:
+        if self._busy:
+            raise StopNow
+
+    def _install_signals(self) -> None:
+        ignore_terminal_interrupt()
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGQUIT, self._on_quit)
+        signal.signal(signal.SIGALRM, self._on_deadline)
+        signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_log_files())
+        # Wake select() when a signal arrives, instead of waiting out its timeout.
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+
+    def serve(self) -> int:
+        self._install_signals()
+        for listener in self.listeners:
+            listener.setblocking(False)
+        by_fd = {
+            listener.fileno(): (listener, template)
+            for listener, template in zip(self.listeners, self.templates, strict=False)
+        }
+        self.lifecycle.move(State.SERVING)
+        self.report("ready")
+        watched = [*by_fd, self._wake_r]
+        try:
+            while not self._stop_why:
+                self.beat()
+                if self.master_gone:
+                    self._stop_why = "the master process is gone"
+                    break
+                try:
+                    readable, _, _ = select.select(watched, [], [], BEAT_INTERVAL)
+                except InterruptedError:
+                    continue
+                if self._wake_r in readable:
+                    self._clear_wakeups()
+                for fd in readable:
+                    if fd in by_fd and not self._stop_why:
+                        self._accept_one(*by_fd[fd])
+        except StopNow:
+            pass
+        self.lifecycle.move(State.DRAINING, self._stop_why)
+        for listener in self.listeners:
+            listener.close()
+        self.lifecycle.move(State.STOPPED)
+        return EXIT_OK
+
+    def _clear_wakeups(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _accept_one(self, listener, template) -> None:
+        try:
+            client, remote = listener.accept()
+        except BlockingIOError:
+            return  # another worker took it
+        except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                error_log.error("accept failed: %s", error.strerror)
+            return
+        client.setblocking(True)
+        if client.family != socket.AF_UNIX:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = Connection(client, remote, self, template)
+        self.connections.add(connection)
+        self._busy = True
+        try:
+            connection.serve(monotonic())
+        except StopNow:
+            why = "forced stop" if self._forced else "graceful timeout"
+            error_log.warning("worker %d: %s; cut 1 in-flight request", self.pid, why)
+            client.close()
+            raise
+        finally:
+            self._busy = False
+            self.connections.discard(connection)
+            signal.setitimer(signal.ITIMER_REAL, 0)

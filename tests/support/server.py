@@ -1,0 +1,199 @@
+"""Start a real `glade` process on 127.0.0.1 and talk to it.
+
+Every wait here is bounded, and every process started is stopped by its PID
+(and its process group) when the test ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+APPS_DIR = TESTS_DIR / "apps"
+LISTENING = re.compile(r"Listening at: (?:http://)?(\S+) \(")
+TRACEBACK = "Traceback (most recent call last)"
+
+
+class ServerError(AssertionError):
+    pass
+
+
+class GladeServer:
+    """One `glade` master process started in its own process group."""
+
+    def __init__(
+        self,
+        app: str,
+        *args: str,
+        cwd: str | os.PathLike | None = None,
+        env: dict | None = None,
+        bind: str | None = "127.0.0.1:0",
+        wait_ready: bool = True,
+        startup_timeout: float = 20.0,
+    ) -> None:
+        self.log_path = Path(tempfile.mkstemp(prefix="glade-test-", suffix=".log")[1])
+        self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        command = [sys.executable, "-m", "glade", *args]
+        if bind:
+            command += ["-b", bind]
+        command.append(app)
+        full_env = dict(os.environ)
+        full_env.pop("GLADE_CMD_ARGS", None)
+        full_env["PYTHONUNBUFFERED"] = "1"
+        if env:
+            full_env.update(env)
+        self.command = command
+        self.proc = subprocess.Popen(
+            command,
+            cwd=str(cwd or APPS_DIR),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+        self.address: str | None = None
+        if wait_ready:
+            self.wait_ready(startup_timeout)
+
+    # -- startup ---------------------------------------------------------
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until the master logged its address and every worker is serving."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.output()
+            match = LISTENING.search(text)
+            if match:
+                self.address = match.group(1)
+            if self.address and "master: BOOTING -> SERVING" in text:
+                return
+            if self.proc.poll() is not None:
+                raise ServerError(f"glade exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.05)
+        raise ServerError(f"glade was not ready within {timeout} s:\n{self.output()}")
+
+    @property
+    def host(self) -> str:
+        return self.address.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    # -- talking to it ---------------------------------------------------
+
+    def connect(self, timeout: float = 10.0) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def raw(self, data: bytes, timeout: float = 10.0) -> bytes:
+        """Send bytes, read until the server closes (or the timeout)."""
+        with self.connect(timeout) as sock:
+            sock.sendall(data)
+            return read_until_close(sock, timeout)
+
+    def output(self) -> str:
+        return self.log_path.read_bytes().decode("utf-8", "replace")
+
+    def tracebacks(self) -> int:
+        return self.output().count(TRACEBACK)
+
+    def worker_pids(self) -> list[int]:
+        return children_of(self.pid)
+
+    # -- stopping --------------------------------------------------------
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def signal_group(self, signum: int) -> None:
+        """What a terminal does: the signal goes to every process in the group."""
+        os.killpg(self.pid, signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """TERM, then KILL the whole group after `timeout`; always cleans up."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            kill_group(self.pid)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+            self._log_file.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> GladeServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(part) for part in text.split()]
+
+
+def read_until_close(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    sock.settimeout(timeout)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def read_response(sock: socket.socket, timeout: float = 10.0):
+    """Read one response with http.client's parser from a raw socket."""
+    import http.client
+
+    sock.settimeout(timeout)
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    body = response.read()
+    return response, body
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
