@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from time import monotonic
 
+from glade.hooks import HookFailed, call_hook
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log, reopen_log_files, setup_logging
 from glade.supervisor.sockets import BindError, bind, bound_address, parse_address
@@ -59,12 +60,14 @@ class WorkerHandle:
     stop_sent: float | None = None
     kill_at: float | None = None
     buffer: bytes = field(default=b"", repr=False)
+    worker: object = field(default=None, repr=False)  # the Worker object, for hooks
 
 
 class Master:
     def __init__(self, cfg) -> None:
         self.cfg = cfg
         self.pid = os.getpid()
+        self.log = error_log  # gunicorn's name, for hooks
         self.lifecycle = Lifecycle("master")
         self.listeners: list = []
         self.workers: dict[int, WorkerHandle] = {}
@@ -80,12 +83,19 @@ class Master:
 
     # -- startup -----------------------------------------------------------
 
+    @property
+    def worker_count(self) -> int:
+        return self.num_workers
+
     def run(self) -> int:
         setup_logging(self.cfg)
         try:
+            call_hook(self.cfg, "on_starting", self)
             self._bind()
-        except BindError as error:
+            call_hook(self.cfg, "when_ready", self)
+        except (BindError, HookFailed) as error:
             error_log.error("%s", error)
+            self._close_listeners()
             return EXIT_FAILURE
         self._install_signals()
         error_log.info("Starting glade %s", _version())
@@ -96,6 +106,7 @@ class Master:
             self._loop()
         finally:
             self._cleanup()
+            call_hook(self.cfg, "on_exit", self)
         return self.exit_code
 
     def _bind(self) -> None:
@@ -205,6 +216,8 @@ class Master:
         os.set_blocking(status_r, False)
         age = self.next_age
         self.next_age += 1
+        worker = worker_class(self.cfg, self.listeners, age, status_w, self.pid)
+        call_hook(self.cfg, "pre_fork", self, worker)
         sys.stdout.flush()
         sys.stderr.flush()
         # Ignored before fork so the child never has a moment where Ctrl+C
@@ -212,13 +225,14 @@ class Master:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         pid = os.fork()
         if pid == 0:
-            self._become_worker(worker_class, status_r, status_w, age)
+            self._become_worker(worker, status_r, status_w)
         signal.signal(signal.SIGINT, self._queue_signal)
         os.close(status_w)
         now = monotonic()
         self.workers[pid] = WorkerHandle(pid, age, status_r, started=now, last_beat=now)
+        self.workers[pid].worker = worker
 
-    def _become_worker(self, worker_class, status_r: int, status_w: int, age: int) -> None:
+    def _become_worker(self, worker, status_r: int, status_w: int) -> None:
         """In the child: shed the master's state and run the worker. Never returns."""
         code = 1
         try:
@@ -233,8 +247,10 @@ class Master:
                 os.close(other.status_fd)
             os.set_blocking(status_w, False)
             setup_logging(self.cfg)
-            worker = worker_class(self.cfg, self.listeners, age, status_w, self.pid)
+            worker.after_fork()
+            call_hook(self.cfg, "post_fork", self, worker)
             code = worker.run()
+            call_hook(self.cfg, "worker_exit", self, worker)
         except SystemExit as exit_request:
             code = exit_request.code if isinstance(exit_request.code, int) else 1
         except BaseException:
@@ -296,6 +312,9 @@ class Master:
             self._read_status(worker)
             os.close(worker.status_fd)
             self._on_worker_exit(worker, status)
+            if worker.worker is not None:
+                worker.worker.pid = pid
+                call_hook(self.cfg, "child_exit", self, worker.worker)
 
     def _on_worker_exit(self, worker: WorkerHandle, status: int) -> None:
         from glade.workers.base import EXIT_BOOT_ERROR
@@ -353,13 +372,16 @@ class Master:
         self._force_stop("SIGQUIT")
 
     def handle_ttin(self) -> None:
-        self.num_workers += 1
-        error_log.info("SIGTTIN: %d workers", self.num_workers)
+        self._set_worker_count(self.num_workers + 1, "SIGTTIN")
 
     def handle_ttou(self) -> None:
-        if self.num_workers > 1:
-            self.num_workers -= 1
-        error_log.info("SIGTTOU: %d workers", self.num_workers)
+        self._set_worker_count(max(self.num_workers - 1, 1), "SIGTTOU")
+
+    def _set_worker_count(self, count: int, why: str) -> None:
+        old, self.num_workers = self.num_workers, count
+        error_log.info("%s: %d workers", why, count)
+        if count != old:
+            call_hook(self.cfg, "nworkers_changed", self, count, old)
 
     def handle_usr1(self) -> None:
         reopen_log_files()

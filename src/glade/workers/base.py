@@ -16,6 +16,7 @@ import traceback
 from time import monotonic
 
 from glade.app import AppImportError, import_app, prepare_path
+from glade.hooks import call_hook
 from glade.http.parser import Limits
 from glade.lifecycle import Lifecycle, State
 from glade.logging import AccessLog, error_log
@@ -34,13 +35,15 @@ class Worker:
     multithread = False
 
     def __init__(self, cfg, listeners, age: int, status_fd: int, master_pid: int) -> None:
+        """Created in the master just before fork (hooks like pre_fork see it)."""
         self.cfg = cfg
+        self.log = error_log
         self.listeners = listeners
         self.age = age
         self.status_fd = status_fd
         self.master_pid = master_pid
-        self.pid = os.getpid()
-        self.lifecycle = Lifecycle(f"worker {self.pid}")
+        self.pid = master_pid  # until after_fork()
+        self.lifecycle = Lifecycle(f"worker age {age}")
         self.limits = Limits(
             request_line=cfg.limit_request_line,
             request_fields=cfg.limit_request_fields,
@@ -60,6 +63,15 @@ class Worker:
             self.max_requests = cfg.max_requests + random.randint(0, cfg.max_requests_jitter)
         self.drain_deadline: float | None = None
         self.master_gone = False
+
+    def after_fork(self) -> None:
+        self.pid = os.getpid()
+        self.lifecycle.who = f"worker {self.pid}"
+
+    @property
+    def alive(self) -> bool:
+        """gunicorn's name, for hooks: True until the worker starts to stop."""
+        return self.lifecycle.state in (State.BOOTING, State.SERVING)
 
     # -- shared state read by connections --------------------------------
 
@@ -85,6 +97,7 @@ class Worker:
             self.prepare()
             prepare_path(self.cfg.chdir, self.cfg.pythonpath)
             self.app = import_app(self.cfg.wsgi_app)
+            call_hook(self.cfg, "post_worker_init", self)
         except AppImportError as error:
             self.report(f"boot-error {error}")
             return EXIT_BOOT_ERROR
