@@ -2,46 +2,59 @@
 
 Signal handlers only queue the signal and wake the main loop (through
 `signal.set_wakeup_fd`); the loop dispatches each one to a `handle_<name>`
-method, so no real work ever runs inside a handler. The master never
-imports gevent: workers patch themselves after fork.
+method, so no real work ever runs inside a handler, and adding a signal is
+adding a method. The master never imports gevent: workers patch themselves
+after fork.
+
+Replacing workers is always rolling: a worker that must go (reload, upgrade
+of the app, max_requests, TTOU) is marked *retiring*, its replacement is
+started, and the retiring worker is told to drain only once enough workers
+are ready to serve. No request has to wait for a worker to boot.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import monotonic
 
 from glade.hooks import HookFailed, call_hook
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log, reopen_log_files, setup_logging
+from glade.supervisor import systemd
+from glade.supervisor.pidfile import Pidfile
 from glade.supervisor.sockets import BindError, bind, bound_address, parse_address
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 
-# How long the master waits past the graceful deadline before SIGKILL. The
+# How long the master waits past a worker's deadline before SIGKILL. The
 # worker cuts its own requests just before the deadline and exits, so this
 # backstop only fires for a worker stuck in C code.
 KILL_BACKSTOP = 2.0
+# After SIGQUIT (or a second Ctrl+C), how long a worker has to stop.
+FORCED_STOP_GRACE = 1.0
 # Respawn back-off for workers that die soon after they start.
 MIN_RESPAWN_DELAY = 0.1
 MAX_RESPAWN_DELAY = 5.0
-FORCED_STOP_GRACE = 1.0
+UPGRADED_FROM_ENV = "GLADE_UPGRADED_FROM"
 
 HANDLED_SIGNALS = (
     signal.SIGINT,
     signal.SIGTERM,
     signal.SIGQUIT,
     signal.SIGCHLD,
+    signal.SIGHUP,
     signal.SIGTTIN,
     signal.SIGTTOU,
     signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
 )
 
 
@@ -51,49 +64,74 @@ class WorkerHandle:
 
     pid: int
     age: int
+    generation: int
     status_fd: int
+    control_fd: int
     started: float
     last_beat: float
+    worker: object = field(default=None, repr=False)  # the Worker object, for hooks
     ready: bool = False
     busy: int = 0
+    retiring: bool = False
     boot_error: str | None = None
     stop_sent: float | None = None
     kill_at: float | None = None
+    aborted: bool = False
     buffer: bytes = field(default=b"", repr=False)
-    worker: object = field(default=None, repr=False)  # the Worker object, for hooks
+
+    @property
+    def active(self) -> bool:
+        """Counts toward the wanted number of workers."""
+        return self.stop_sent is None and not self.retiring
 
 
 class Master:
-    def __init__(self, cfg) -> None:
+    def __init__(
+        self,
+        cfg,
+        reload_config: Callable[[], object] | None = None,
+        argv: list[str] | None = None,
+    ) -> None:
         self.cfg = cfg
+        self.reload_config = reload_config
+        self.argv = list(sys.argv[1:] if argv is None else argv)
         self.pid = os.getpid()
         self.log = error_log  # gunicorn's name, for hooks
         self.lifecycle = Lifecycle("master")
-        self.listeners: list = []
+        self.listeners: list[socket.socket] = []
+        self.owned_unix_paths: set[str] = set()
         self.workers: dict[int, WorkerHandle] = {}
         self.num_workers = cfg.workers
+        self.generation = 1
         self.next_age = 1
         self.signal_queue: list[int] = []
         self.interrupts = 0
         self.exit_code = EXIT_OK
         self.respawn_delay = MIN_RESPAWN_DELAY
         self.respawn_not_before = 0.0
-        self.stop_deadline: float | None = None
+        self.drain_at: float | None = None  # end of the shutdown delay
+        self.reloading: tuple[int, object] | None = None  # (old generation, old cfg)
+        self.upgrade_child: int | None = None
+        self.upgraded_from = _int_env(UPGRADED_FROM_ENV)
+        os.environ.pop(UPGRADED_FROM_ENV, None)
+        self.pidfile: Pidfile | None = None
         self._wake_r = self._wake_w = -1
-
-    # -- startup -----------------------------------------------------------
 
     @property
     def worker_count(self) -> int:
         return self.num_workers
 
+    # -- startup -----------------------------------------------------------
+
     def run(self) -> int:
         setup_logging(self.cfg)
+        _set_title(f"glade: master [{self.cfg.wsgi_app}]")
         try:
             call_hook(self.cfg, "on_starting", self)
-            self._bind()
+            self._open_listeners()
+            self._write_pidfile()
             call_hook(self.cfg, "when_ready", self)
-        except (BindError, HookFailed) as error:
+        except (BindError, HookFailed, OSError) as error:
             error_log.error("%s", error)
             self._close_listeners()
             return EXIT_FAILURE
@@ -109,15 +147,45 @@ class Master:
             call_hook(self.cfg, "on_exit", self)
         return self.exit_code
 
-    def _bind(self) -> None:
-        for text in self.cfg.bind:
-            self.listeners.append(bind(parse_address(text), self.cfg.backlog))
+    def _open_listeners(self) -> None:
+        inherited = systemd.listen_fds()
+        if inherited:
+            self.listeners = inherited
+            error_log.info("Using %d inherited listening sockets", len(inherited))
+            return
+        self.listeners = self._bind_all(self.cfg.bind, {})
+
+    def _bind_all(self, addresses: list[str], existing: dict[str, socket.socket]):
+        listeners = []
+        try:
+            for text in addresses:
+                if text in existing:
+                    listeners.append(existing[text])
+                    continue
+                address = parse_address(text)
+                listeners.append(bind(address, self.cfg.backlog))
+                if address.family == socket.AF_UNIX:
+                    self.owned_unix_paths.add(address.host)
+        except BindError:
+            for listener in listeners:
+                if listener not in existing.values():
+                    listener.close()
+            raise
+        return listeners
+
+    def _write_pidfile(self) -> None:
+        path = getattr(self.cfg, "pidfile", None)
+        if not path:
+            return
+        if self.upgraded_from and _alive(self.upgraded_from):
+            path += ".2"  # the old master still runs and owns the plain name
+        self.pidfile = Pidfile(path)
+        self.pidfile.write(self.pid)
 
     def _install_signals(self) -> None:
         self._wake_r, self._wake_w = os.pipe()
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
-            os.set_inheritable(fd, False)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for signum in HANDLED_SIGNALS:
             signal.signal(signum, self._queue_signal)
@@ -136,76 +204,86 @@ class Master:
                 signum = self.signal_queue.pop(0)
                 name = signal.Signals(signum).name[3:].lower()
                 getattr(self, f"handle_{name}")()
-            self._check_workers()
+            self._check_timers()
 
     def _next_timeout(self) -> float:
         timeout = 1.0
-        if self.stop_deadline is not None:
-            timeout = min(timeout, max(self.stop_deadline - monotonic(), 0.0))
-        if self.respawn_not_before:
-            timeout = min(timeout, max(self.respawn_not_before - monotonic(), 0.0))
+        for moment in (self.drain_at, self.respawn_not_before or None):
+            if moment is not None:
+                timeout = min(timeout, moment - monotonic())
+        for worker in self.workers.values():
+            if worker.kill_at is not None:
+                timeout = min(timeout, worker.kill_at - monotonic())
         return max(timeout, 0.01)
 
     def _wait_for_events(self, timeout: float) -> None:
-        fds = [self._wake_r, *(w.status_fd for w in self.workers.values())]
+        by_fd = {w.status_fd: w for w in self.workers.values()}
         try:
-            readable, _, _ = select.select(fds, [], [], timeout)
+            readable, _, _ = select.select([self._wake_r, *by_fd], [], [], timeout)
         except InterruptedError:
             return
         for fd in readable:
             if fd == self._wake_r:
                 _drain_fd(fd)
-        by_fd = {w.status_fd: w for w in self.workers.values()}
-        for fd in readable:
-            if fd in by_fd:
+            else:
                 self._read_status(by_fd[fd])
 
     def _read_status(self, worker: WorkerHandle) -> None:
         try:
-            data = os.read(worker.status_fd, 4096)
+            data = os.read(worker.status_fd, 65536)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
+            return
         if not data:
             return  # the worker closed its end; SIGCHLD tells the rest
         worker.buffer += data
         *lines, worker.buffer = worker.buffer.split(b"\n")
         now = monotonic()
         for raw in lines:
-            line = raw.decode("utf-8", "replace")
-            kind, _, rest = line.partition(" ")
+            kind, _, rest = raw.decode("utf-8", "replace").partition(" ")
             worker.last_beat = now
-            if kind == "ready":
+            if kind == "beat":
+                worker.busy = int(rest) if rest.isdigit() else 0
+            elif kind == "ready":
                 worker.ready = True
                 self._on_worker_ready(worker)
-            elif kind == "beat":
-                worker.busy = int(rest) if rest.isdigit() else 0
+            elif kind == "retiring":
+                self._retire(worker, rest or "asked to be replaced")
             elif kind == "boot-error":
                 worker.boot_error = rest
-
-    def _on_worker_ready(self, worker: WorkerHandle) -> None:
-        error_log.info("Booted worker %d (age %d)", worker.pid, worker.age)
-        if self.lifecycle.state is State.BOOTING and all(
-            w.ready for w in self.workers.values() if w.stop_sent is None
-        ):
-            self.lifecycle.move(State.SERVING, f"{len(self.workers)} workers ready")
-        self.respawn_delay = MIN_RESPAWN_DELAY
 
     # -- workers -------------------------------------------------------------
 
     def _maintain_workers(self) -> None:
         if self.lifecycle.state not in (State.BOOTING, State.SERVING):
             return
-        active = [w for w in self.workers.values() if w.stop_sent is None]
+        active = [w for w in self.workers.values() if w.active]
         if len(active) > self.num_workers:
             for worker in sorted(active, key=lambda w: w.age)[: len(active) - self.num_workers]:
-                self._stop_worker(worker, signal.SIGTERM)
+                self._retire(worker, "fewer workers wanted")
         missing = self.num_workers - len(active)
         if missing > 0 and monotonic() >= self.respawn_not_before:
             self.respawn_not_before = 0.0
             for _ in range(missing):
                 self._spawn()
+        self._stop_replaced_workers()
+
+    def _retire(self, worker: WorkerHandle, why: str) -> None:
+        if worker.retiring or worker.stop_sent is not None:
+            return
+        error_log.info("Replacing worker %d: %s", worker.pid, why)
+        worker.retiring = True
+
+    def _stop_replaced_workers(self) -> None:
+        """Drain retiring workers once enough of their successors are ready."""
+        retiring = [w for w in self.workers.values() if w.retiring and w.stop_sent is None]
+        if not retiring:
+            return
+        ready = sum(1 for w in self.workers.values() if w.active and w.ready)
+        if ready >= self.num_workers:
+            for worker in retiring:
+                self._stop_worker(worker, graceful=True)
 
     def _spawn(self) -> None:
         from glade.workers.gevent import GeventWorker
@@ -213,41 +291,55 @@ class Master:
 
         worker_class = GeventWorker if self.cfg.worker_class == "gevent" else SyncWorker
         status_r, status_w = os.pipe()
-        os.set_blocking(status_r, False)
+        control_r, control_w = os.pipe()
+        for fd in (status_r, control_w):
+            os.set_blocking(fd, False)
         age = self.next_age
         self.next_age += 1
         worker = worker_class(self.cfg, self.listeners, age, status_w, self.pid)
+        worker.control_fd = control_r
         call_hook(self.cfg, "pre_fork", self, worker)
         sys.stdout.flush()
         sys.stderr.flush()
-        # Ignored before fork so the child never has a moment where Ctrl+C
-        # would kill it; the master restores its own handler right after.
+        # Ignored before fork so that the child never has a moment in which
+        # Ctrl+C could reach it with the default handler; the master
+        # restores its own handler right after.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         pid = os.fork()
         if pid == 0:
-            self._become_worker(worker, status_r, status_w)
+            self._become_worker(worker, status_r, control_w)
         signal.signal(signal.SIGINT, self._queue_signal)
         os.close(status_w)
+        os.close(control_r)
         now = monotonic()
-        self.workers[pid] = WorkerHandle(pid, age, status_r, started=now, last_beat=now)
+        self.workers[pid] = WorkerHandle(
+            pid, age, self.generation, status_r, control_w, started=now, last_beat=now
+        )
         self.workers[pid].worker = worker
 
-    def _become_worker(self, worker, status_r: int, status_w: int) -> None:
+    def _become_worker(self, worker, status_r: int, control_w: int) -> None:
         """In the child: shed the master's state and run the worker. Never returns."""
         code = 1
         try:
             signal.set_wakeup_fd(-1)
+            # Signals meant for the master (a terminal sends INT and HUP to the
+            # whole group) are ignored; TERM, QUIT, USR1 and ABRT are the
+            # worker's, and its own handlers replace these defaults.
             for signum in HANDLED_SIGNALS:
-                if signum != signal.SIGINT:
+                if signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGCHLD):
                     signal.signal(signum, signal.SIG_DFL)
-            os.close(status_r)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+                else:
+                    signal.signal(signum, signal.SIG_IGN)
+            for fd in (status_r, control_w, self._wake_r, self._wake_w):
+                os.close(fd)
             for other in self.workers.values():
                 os.close(other.status_fd)
-            os.set_blocking(status_w, False)
+                os.close(other.control_fd)
+            os.set_blocking(worker.status_fd, False)
+            os.set_blocking(worker.control_fd, False)
             setup_logging(self.cfg)
             worker.after_fork()
+            _set_title(f"glade: worker [{self.cfg.wsgi_app}]")
             call_hook(self.cfg, "post_fork", self, worker)
             code = worker.run()
             call_hook(self.cfg, "worker_exit", self, worker)
@@ -263,38 +355,57 @@ class Master:
             finally:
                 os._exit(code)
 
-    def _stop_worker(self, worker: WorkerHandle, signum: int) -> None:
+    def _stop_worker(self, worker: WorkerHandle, *, graceful: bool) -> None:
+        """Graceful: drain by the deadline the master owns. Otherwise: stop now."""
         now = monotonic()
-        if worker.stop_sent is None or signum != signal.SIGTERM:
-            worker.stop_sent = now
-            if signum == signal.SIGTERM:
-                worker.kill_at = now + self.cfg.graceful_timeout + KILL_BACKSTOP
-            else:
-                worker.kill_at = now + FORCED_STOP_GRACE + KILL_BACKSTOP
-            _kill(worker.pid, signum)
+        if graceful:
+            if worker.stop_sent is not None:
+                return
+            deadline = now + self.cfg.graceful_timeout
+            _write_line(worker.control_fd, f"drain {deadline:.6f}")
+            worker.kill_at = deadline + KILL_BACKSTOP
+            signum = signal.SIGTERM
+        else:
+            worker.kill_at = min(
+                worker.kill_at or now + 60, now + FORCED_STOP_GRACE + KILL_BACKSTOP
+            )
+            signum = signal.SIGQUIT
+        worker.stop_sent = worker.stop_sent or now
+        _kill(worker.pid, signum)
 
-    def _check_workers(self) -> None:
+    def _check_timers(self) -> None:
         now = monotonic()
+        if self.drain_at is not None and now >= self.drain_at:
+            self.drain_at = None
+            self._begin_stop("shutdown delay over")
         timeout = self.cfg.timeout
         for worker in list(self.workers.values()):
             if worker.kill_at is not None and now >= worker.kill_at:
-                error_log.error("worker %d did not stop in time; sending SIGKILL", worker.pid)
+                if worker.aborted:
+                    error_log.error(
+                        "Worker %d did not answer SIGABRT (blocked inside C code?); "
+                        "killing it with SIGKILL",
+                        worker.pid,
+                    )
+                else:
+                    error_log.error("Worker %d missed its deadline; killing it", worker.pid)
                 _kill(worker.pid, signal.SIGKILL)
-                worker.kill_at = now + 5.0
+                worker.kill_at = None
             elif (
-                timeout
-                and worker.ready
-                and worker.stop_sent is None
-                and now - worker.last_beat > timeout
+                timeout and worker.ready and not worker.aborted and now - worker.last_beat > timeout
             ):
                 error_log.critical(
-                    "worker %d timed out (no heartbeat for %.0f s); aborting it",
+                    "WORKER TIMEOUT: worker %d has not run its event loop for %.1f s; "
+                    "aborting it (its stack follows from the worker)",
                     worker.pid,
                     now - worker.last_beat,
                 )
-                worker.stop_sent = now
+                worker.aborted = True
+                worker.stop_sent = worker.stop_sent or now
                 worker.kill_at = now + KILL_BACKSTOP
                 _kill(worker.pid, signal.SIGABRT)
+        if self.upgraded_from and os.getppid() != self.upgraded_from:
+            self._promote()
         if self.lifecycle.draining and not self.workers:
             self.lifecycle.move(State.STOPPED, "all workers exited")
 
@@ -306,14 +417,17 @@ class Master:
                 return
             if pid == 0:
                 return
+            if pid == self.upgrade_child:
+                self._on_upgrade_exit(status)
+                continue
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
             self._read_status(worker)
             os.close(worker.status_fd)
+            os.close(worker.control_fd)
             self._on_worker_exit(worker, status)
             if worker.worker is not None:
-                worker.worker.pid = pid
                 call_hook(self.cfg, "child_exit", self, worker.worker)
 
     def _on_worker_exit(self, worker: WorkerHandle, status: int) -> None:
@@ -321,30 +435,59 @@ class Master:
 
         code = os.waitstatus_to_exitcode(status)
         if worker.boot_error is not None or code == EXIT_BOOT_ERROR:
-            reason = worker.boot_error or "the worker failed to boot"
-            if self.lifecycle.state in (State.BOOTING, State.SERVING):
-                error_log.error("%s", reason)
-                error_log.error("A worker could not boot; stopping the server")
-                self.exit_code = EXIT_FAILURE
-                self._begin_stop("a worker could not boot", signal.SIGQUIT)
+            self._on_boot_error(worker, worker.boot_error or "a worker failed to boot")
+            return
+        if worker.aborted:
+            how = f"status {code}" if code >= 0 else signal.Signals(-code).name
+            error_log.error("Stuck worker %d is gone (%s); starting a new one", worker.pid, how)
             return
         if worker.stop_sent is not None:
             if code == 0:
                 error_log.info("Worker %d exited", worker.pid)
-            elif code < 0:
-                error_log.warning(
-                    "Worker %d was killed by %s", worker.pid, signal.Signals(-code).name
-                )
+            else:
+                error_log.warning("Worker %d stopped with %s", worker.pid, _describe_exit(code))
             return
-        if code < 0:
-            name = signal.Signals(-code).name
-            extra = " (perhaps out of memory)" if -code == signal.SIGKILL else ""
-            error_log.error("Worker %d was killed by %s%s", worker.pid, name, extra)
-        else:
-            error_log.error("Worker %d exited unexpectedly with status %d", worker.pid, code)
+        error_log.error("Worker %d died unexpectedly (%s)", worker.pid, _describe_exit(code))
         if monotonic() - worker.started < 1.0:
             self.respawn_not_before = monotonic() + self.respawn_delay
             self.respawn_delay = min(self.respawn_delay * 2, MAX_RESPAWN_DELAY)
+
+    def _on_worker_ready(self, worker: WorkerHandle) -> None:
+        error_log.info("Booted worker %d (age %d)", worker.pid, worker.age)
+        self.respawn_delay = MIN_RESPAWN_DELAY
+        current = [w for w in self.workers.values() if w.active]
+        all_ready = len(current) >= self.num_workers and all(w.ready for w in current)
+        if self.lifecycle.state is State.BOOTING and all_ready:
+            self.lifecycle.move(State.SERVING, f"{len(current)} workers ready")
+            systemd.notify("READY=1", f"STATUS=serving with {len(current)} workers")
+        elif self.reloading is not None and all_ready:
+            self.reloading = None
+            error_log.info("Reload complete: %d new workers serving", len(current))
+            systemd.notify("READY=1", f"STATUS=serving with {len(current)} workers")
+        self._stop_replaced_workers()
+
+    def _on_boot_error(self, worker: WorkerHandle, reason: str) -> None:
+        if worker.generation != self.generation:
+            return  # a worker of a reload already given up
+        if self.reloading is not None and worker.generation == self.generation:
+            old_generation, old_cfg = self.reloading
+            self.reloading = None
+            error_log.error("Reload failed: %s", reason)
+            error_log.error("The running workers keep serving the previous app and config")
+            self.cfg, self.generation = old_cfg, old_generation
+            self.num_workers = old_cfg.workers
+            for other in self.workers.values():
+                if other.generation == old_generation:
+                    other.retiring = False
+                elif other.stop_sent is None:
+                    self._stop_worker(other, graceful=False)
+            systemd.notify("READY=1", "STATUS=reload failed; serving the previous app")
+            return
+        if self.lifecycle.state in (State.BOOTING, State.SERVING):
+            error_log.error("%s", reason)
+            error_log.error("A worker could not boot; stopping")
+            self.exit_code = EXIT_FAILURE
+            self._begin_stop("a worker could not boot")
 
     # -- signal handlers (called from the main loop, never from a handler) -----
 
@@ -352,24 +495,68 @@ class Master:
         self._reap()
 
     def handle_int(self) -> None:
+        """Ctrl+C: the first drains (no shutdown delay: a person is waiting), the second forces."""
         self.interrupts += 1
-        if self.interrupts == 1 and self.lifecycle.state is not State.DRAINING:
+        if self.interrupts == 1 and not self.lifecycle.draining:
             busy = sum(w.busy for w in self.workers.values())
             print(
                 f"Shutting down: draining {busy} requests (Ctrl+C again to force)",
                 file=sys.stderr,
                 flush=True,
             )
-            self._begin_stop("SIGINT", signal.SIGTERM)
+            self._begin_stop("SIGINT")
         else:
             self._force_stop("second SIGINT")
 
     def handle_term(self) -> None:
-        if self.lifecycle.state is not State.DRAINING:
-            self._begin_stop("SIGTERM", signal.SIGTERM)
+        if self.lifecycle.draining or self.drain_at is not None:
+            return
+        delay = getattr(self.cfg, "shutdown_delay", 0) or 0
+        if delay > 0 and self.lifecycle.serving:
+            error_log.info(
+                "SIGTERM: still serving for %.1f s (shutdown_delay), then draining", delay
+            )
+            systemd.notify(f"STATUS=stopping in {delay:g} s")
+            self.drain_at = monotonic() + delay
+            return
+        self._begin_stop("SIGTERM")
 
     def handle_quit(self) -> None:
         self._force_stop("SIGQUIT")
+
+    def handle_hup(self) -> None:
+        """Reload config and app; the new workers are ready before the old ones drain."""
+        if self.lifecycle.state is not State.SERVING or self.reloading is not None:
+            error_log.warning("SIGHUP ignored: the server is %s", self.lifecycle.state.value)
+            return
+        systemd.notify("RELOADING=1", f"MONOTONIC_USEC={int(monotonic() * 1_000_000)}")
+        error_log.info("SIGHUP: reloading the config and the app")
+        old_cfg = self.cfg
+        try:
+            new_cfg = self.reload_config() if self.reload_config else old_cfg
+            if new_cfg.bind != old_cfg.bind:
+                existing = {
+                    text: sock for text, sock in zip(old_cfg.bind, self.listeners, strict=False)
+                }
+                listeners = self._bind_all(new_cfg.bind, existing)
+                for sock in self.listeners:
+                    if sock not in listeners:
+                        sock.close()
+                self.listeners = listeners
+                for listener in listeners:
+                    error_log.info("Listening at: %s (%d)", _url(listener), self.pid)
+        except Exception as error:  # a ConfigError, a BindError or the config file's own
+            error_log.error("Reload failed: %s; keeping the running config", error)
+            systemd.notify("READY=1")
+            return
+        self.cfg = new_cfg
+        setup_logging(new_cfg)
+        call_hook(new_cfg, "on_reload", self)
+        self.reloading = (self.generation, old_cfg)
+        self.generation += 1
+        self.num_workers = new_cfg.workers
+        for worker in self.workers.values():
+            self._retire(worker, "reload")
 
     def handle_ttin(self) -> None:
         self._set_worker_count(self.num_workers + 1, "SIGTTIN")
@@ -384,37 +571,104 @@ class Master:
             call_hook(self.cfg, "nworkers_changed", self, count, old)
 
     def handle_usr1(self) -> None:
+        error_log.info("SIGUSR1: reopening log files")
         reopen_log_files()
         for worker in self.workers.values():
             _kill(worker.pid, signal.SIGUSR1)
 
+    def handle_winch(self) -> None:
+        """Drain every worker but keep the master and its sockets; HUP brings workers back."""
+        if not self.lifecycle.serving:
+            return
+        error_log.info("SIGWINCH: draining all workers; SIGHUP starts them again")
+        self._set_worker_count(0, "SIGWINCH")
+        for worker in self.workers.values():
+            self._retire(worker, "SIGWINCH")
+
+    def handle_usr2(self) -> None:
+        """Binary upgrade: exec a new master that inherits the listening sockets."""
+        if self.upgrade_child is not None or not self.lifecycle.serving:
+            error_log.warning("SIGUSR2 ignored: an upgrade is running or the server is stopping")
+            return
+        if self.upgraded_from is not None:
+            error_log.warning("SIGUSR2 ignored: this master has not yet replaced the old one")
+            return
+        call_hook(self.cfg, "pre_exec", self)
+        if self.pidfile is not None:
+            self.pidfile.rename(self.pidfile.path + ".oldbin")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._exec_new_master()
+        self.upgrade_child = pid
+        self.owned_unix_paths.clear()  # the new master serves those paths now
+        error_log.info("SIGUSR2: started a new master %d; send SIGTERM here to finish", pid)
+
+    def _exec_new_master(self) -> None:
+        try:
+            signal.set_wakeup_fd(-1)
+            high = [os.dup(listener.fileno()) for listener in self.listeners]
+            for offset, fd in enumerate(high):
+                target = systemd.SD_LISTEN_FDS_START + offset
+                os.dup2(fd, target, inheritable=True)
+            env = dict(os.environ)
+            env.update(
+                LISTEN_FDS=str(len(high)),
+                LISTEN_PID=str(os.getpid()),
+                **{UPGRADED_FROM_ENV: str(self.pid)},
+            )
+            os.execvpe(sys.executable, [sys.executable, "-m", "glade", *self.argv], env)
+        except BaseException as error:
+            print(f"glade: error: the upgrade could not start: {error}", file=sys.stderr)
+        finally:
+            os._exit(EXIT_FAILURE)
+
+    def _on_upgrade_exit(self, status: int) -> None:
+        self.upgrade_child = None
+        error_log.error(
+            "The new master from SIGUSR2 exited (%s); this master keeps serving",
+            _describe_exit(os.waitstatus_to_exitcode(status)),
+        )
+        if self.pidfile is not None and self.pidfile.path.endswith(".oldbin"):
+            self.pidfile.rename(self.pidfile.path[: -len(".oldbin")])
+
+    def _promote(self) -> None:
+        error_log.info("The old master %d is gone; this master takes over", self.upgraded_from)
+        self.upgraded_from = None
+        if self.pidfile is not None and self.pidfile.path.endswith(".2"):
+            self.pidfile.rename(self.pidfile.path[: -len(".2")])
+
     # -- stopping --------------------------------------------------------------
 
-    def _begin_stop(self, why: str, signum: int) -> None:
-        if self.lifecycle.state is State.DRAINING:
+    def _begin_stop(self, why: str) -> None:
+        if self.lifecycle.draining or self.lifecycle.stopped:
             return
+        self.drain_at = None
         self.lifecycle.move(State.DRAINING, why)
+        systemd.notify("STOPPING=1", f"STATUS=draining ({why})")
+        # The master's copies close first: the kernel keeps queueing new
+        # connections for as long as any worker still holds the socket, and
+        # each worker accepts what is queued before it closes its own copy.
         self._close_listeners()
         for worker in self.workers.values():
-            self._stop_worker(worker, signum)
+            self._stop_worker(worker, graceful=True)
         if not self.workers:
             self.lifecycle.move(State.STOPPED, why)
 
     def _force_stop(self, why: str) -> None:
-        if self.lifecycle.state is not State.DRAINING:
-            self._begin_stop(why, signal.SIGQUIT)
-            return
+        if not self.lifecycle.draining:
+            self._begin_stop(why)
         error_log.info("Forced stop (%s)", why)
         for worker in self.workers.values():
-            worker.stop_sent = None
-            self._stop_worker(worker, signal.SIGQUIT)
+            self._stop_worker(worker, graceful=False)
 
     def _close_listeners(self) -> None:
         for listener in self.listeners:
             try:
                 if listener.family == socket.AF_UNIX:
                     path = listener.getsockname()
-                    if path and os.path.exists(path):
+                    if path in self.owned_unix_paths and os.path.exists(path):
                         os.unlink(path)
                 listener.close()
             except OSError:
@@ -425,6 +679,8 @@ class Master:
         self._close_listeners()
         for worker in self.workers.values():
             _kill(worker.pid, signal.SIGKILL)
+        if self.pidfile is not None:
+            self.pidfile.remove(self.pid)
         error_log.info("Shutting down: master")
 
 
@@ -435,15 +691,43 @@ def _kill(pid: int, signum: int) -> None:
         pass
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_line(fd: int, line: str) -> None:
+    try:
+        os.write(fd, (line + "\n").encode("ascii"))
+    except OSError:
+        pass  # the worker is gone; SIGCHLD will say so
+
+
 def _drain_fd(fd: int) -> None:
     try:
         while os.read(fd, 4096):
             pass
     except (BlockingIOError, InterruptedError):
         pass
-    except OSError as error:
-        if error.errno != errno.EAGAIN:
-            raise
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name
+        return f"killed by {name}" + (", perhaps out of memory" if name == "SIGKILL" else "")
+    return f"exit status {code}"
+
+
+def _int_env(name: str) -> int | None:
+    try:
+        return int(os.environ.get(name, ""))
+    except ValueError:
+        return None
 
 
 def _url(listener) -> str:
@@ -455,3 +739,11 @@ def _version() -> str:
     from glade import __version__
 
     return __version__
+
+
+def _set_title(title: str) -> None:
+    try:
+        import setproctitle
+    except ImportError:
+        return
+    setproctitle.setproctitle(title)

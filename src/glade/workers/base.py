@@ -26,6 +26,7 @@ from glade.wsgi.file_wrapper import FileWrapper
 
 EXIT_OK = 0
 EXIT_BOOT_ERROR = 3
+EXIT_ABORTED = 4
 
 
 class Worker:
@@ -63,6 +64,8 @@ class Worker:
             self.max_requests = cfg.max_requests + random.randint(0, cfg.max_requests_jitter)
         self.drain_deadline: float | None = None
         self.master_gone = False
+        self.control_fd = -1  # the master writes `drain <deadline>` here before SIGTERM
+        self._retiring_reported = False
 
     def after_fork(self) -> None:
         self.pid = os.getpid()
@@ -81,13 +84,12 @@ class Worker:
 
     def request_done(self) -> None:
         self.requests_served += 1
-        if self.max_requests and self.requests_served == self.max_requests:
-            error_log.info(
-                "worker %d served %d requests (max_requests); restarting",
-                self.pid,
-                self.requests_served,
-            )
-            self.request_stop("max_requests", graceful=True)
+        limit = self.max_requests
+        if limit and self.requests_served >= limit and not self._retiring_reported:
+            # The master starts a replacement and, once it is ready, drains
+            # this worker: until then it keeps serving.
+            self._retiring_reported = True
+            self.report(f"retiring served {self.requests_served} requests (max_requests)")
 
     # -- boot --------------------------------------------------------------
 
@@ -107,7 +109,10 @@ class Worker:
             self.report(f"boot-error the app failed to load: {type(error).__name__}: {error}")
             return EXIT_BOOT_ERROR
         self.templates = [self._environ_template(listener) for listener in self.listeners]
-        return self.serve()
+        try:
+            return self.serve()
+        except WorkerAborted:
+            return EXIT_ABORTED
 
     def _environ_template(self, listener) -> dict:
         address = listener.getsockname()
@@ -150,8 +155,81 @@ class Worker:
             self.master_gone = True
 
     def begin_drain(self, why: str) -> None:
-        self.drain_deadline = monotonic() + self.cfg.graceful_timeout
+        self.drain_deadline = self.master_deadline() or monotonic() + self.cfg.graceful_timeout
         self.lifecycle.move(State.DRAINING, why)
+
+    def master_deadline(self) -> float | None:
+        """The drain deadline the master sent with its SIGTERM, if it sent one.
+
+        The master owns the deadline (CLOCK_MONOTONIC is the same clock in
+        every process), so the worker cuts its requests just before the moment
+        the master would otherwise kill it. A TERM sent by hand carries none.
+        """
+        deadline = None
+        try:
+            data = os.read(self.control_fd, 4096)
+        except OSError:
+            return None
+        for line in data.decode("ascii", "replace").splitlines():
+            kind, _, value = line.partition(" ")
+            if kind == "drain":
+                try:
+                    deadline = float(value)
+                except ValueError:
+                    continue
+        return deadline
+
+    def install_abort_handler(self) -> None:
+        """SIGABRT from the master means the event loop stopped running.
+
+        A plain Python handler, not one through gevent's loop: the loop is
+        exactly what is stuck. Python runs it in the main thread at the next
+        bytecode, that is, inside the greenlet that is blocking everything,
+        so the frame it receives is the culprit's.
+        """
+        signal.signal(signal.SIGABRT, self._on_abort)
+
+    def _on_abort(self, signum, frame) -> None:
+        signal.signal(signal.SIGABRT, signal.SIG_DFL)
+        error_log.critical(
+            "worker %d was stuck (no event-loop run for %.0f s, --timeout); "
+            "the code that blocked it:\n%s",
+            self.pid,
+            self.cfg.timeout,
+            "".join(traceback.format_stack(frame)).rstrip(),
+        )
+        other = self.other_stacks(frame)
+        if other:
+            error_log.critical("worker %d: the other greenlets:\n%s", self.pid, other)
+        call_hook(self.cfg, "worker_abort", self)
+        raise WorkerAborted
+
+    def other_stacks(self, blocking_frame) -> str:
+        return ""
+
+    def watch_parent(self) -> None:
+        """Ask the kernel for SIGTERM the moment the master dies (Linux only).
+
+        The beat also checks getppid() every second, which covers the rest.
+        """
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != self.master_pid:
+            os.kill(os.getpid(), signal.SIGTERM)  # the master died before prctl
+
+
+class WorkerAborted(BaseException):
+    """Raised in the greenlet that blocked the event loop, after its stack is logged.
+
+    A BaseException so that the app's own `except Exception` cannot swallow it
+    on the way up to the connection, which answers 500 if it still can.
+    """
 
 
 def _short_trace() -> str:

@@ -7,7 +7,8 @@ sees cooperative sockets, sleeps and locks from its first line.
 Signals are registered through gevent's loop (`gevent.signal_handler`), so a
 handler runs as a normal callback in the hub, never in the middle of a
 greenlet's code: each one only records what was asked and wakes the main
-greenlet, which does the work.
+greenlet, which does the work. The one exception is SIGABRT (see
+`Worker.install_abort_handler`): it arrives when the loop itself is stuck.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from __future__ import annotations
 import errno
 import signal
 import socket as _stdlib_socket
+import traceback
 from time import monotonic
 
+from glade.hooks import call_hook
 from glade.lifecycle import State
 from glade.logging import error_log, reopen_log_files
-from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt
+from glade.workers.base import EXIT_OK, Worker, WorkerAborted, ignore_terminal_interrupt
 from glade.workers.connection import Connection
+from glade.workers.watchdog import BlockWatchdog
 
 BEAT_INTERVAL = 1.0
-# A drain cuts what is left this long before the deadline, so that the
-# worker exits (and logs) before the master's backstop could fire.
+# A drain cuts what is left this long before the master's deadline, so that
+# the worker logs, runs its exit hook and exits before the backstop fires.
 CUT_MARGIN = 0.25
 
 
@@ -46,6 +50,7 @@ class GeventWorker(Worker):
         self._stop_why = ""
         self._stop_graceful = True
         self.pool = gevent.pool.Pool(self.cfg.worker_connections)
+        self.late_connections = gevent.pool.Group()
 
     # -- signals: record the intent, wake the main greenlet ----------------
 
@@ -57,22 +62,29 @@ class GeventWorker(Worker):
             self._stop_why = why
         self._wake.set()
 
+    def _on_quit(self) -> None:
+        call_hook(self.cfg, "worker_int", self)
+        self.request_stop("SIGQUIT", graceful=False)
+
     def _install_signals(self) -> None:
         gevent = self._gevent
         ignore_terminal_interrupt()
         gevent.signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM", graceful=True)
-        gevent.signal_handler(signal.SIGQUIT, self.request_stop, "SIGQUIT", graceful=False)
+        gevent.signal_handler(signal.SIGQUIT, self._on_quit)
         gevent.signal_handler(signal.SIGUSR1, reopen_log_files)
+        self.install_abort_handler()
+        self.watch_parent()
 
     # -- serving ---------------------------------------------------------
 
     def serve(self) -> int:
         gevent = self._gevent
         self._install_signals()
+        watchdog = BlockWatchdog.start(self)
         sockets = [self._cooperative(listener) for listener in self.listeners]
         acceptors = [
             gevent.spawn(self._accept_loop, sock, template)
-            for sock, template in zip(sockets, self.templates, strict=False)
+            for sock, template in zip(sockets, self.templates, strict=True)
         ]
         self.lifecycle.move(State.SERVING)
         self.report("ready")
@@ -83,6 +95,9 @@ class GeventWorker(Worker):
                 break
             self._wake.wait(BEAT_INTERVAL)
         gevent.killall(acceptors)
+        if self._stop_graceful:
+            self.begin_drain(self._stop_why)
+            self._accept_backlog(sockets)
         for sock in sockets:
             sock.close()
         if self._stop_graceful:
@@ -90,6 +105,8 @@ class GeventWorker(Worker):
         else:
             self.lifecycle.move(State.DRAINING, self._stop_why)
         self._cut_remaining()
+        if watchdog is not None:
+            watchdog.stop()
         self.lifecycle.move(State.STOPPED)
         return EXIT_OK
 
@@ -114,11 +131,39 @@ class GeventWorker(Worker):
                 client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
             pool.spawn(self._serve_connection, client, remote, template, monotonic())
 
+    def _accept_backlog(self, sockets) -> None:
+        """Take the connections the kernel already queued before closing.
+
+        When the last copy of a listening socket closes, the kernel resets
+        every connection still in its queue: clients that were told
+        "connected" would get a reset. Taking them first means every
+        connection the kernel accepted gets an answer (with
+        `Connection: close`); after the close, new clients are refused.
+        """
+        for sock, template in zip(sockets, self.templates, strict=True):
+            sock.setblocking(False)
+            is_tcp = sock.family != _stdlib_socket.AF_UNIX
+            while True:
+                try:
+                    client, remote = sock.accept()
+                except OSError:
+                    break  # EAGAIN: the queue is empty
+                client.setblocking(True)
+                if is_tcp:
+                    client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+                # Outside the pool: a full pool must not make the drain wait.
+                self.late_connections.spawn(
+                    self._serve_connection, client, remote, template, monotonic()
+                )
+
     def _serve_connection(self, client, remote, template, accepted_at) -> None:
         connection = Connection(client, remote, self, template)
         self.connections.add(connection)
         try:
             connection.serve(accepted_at)
+        except WorkerAborted:
+            # The stack is logged; the rest of the worker stops now.
+            self.request_stop("stuck (SIGABRT)", graceful=False)
         finally:
             self.connections.discard(connection)
             if self._stop_why:
@@ -127,11 +172,10 @@ class GeventWorker(Worker):
     # -- stopping --------------------------------------------------------
 
     def _drain(self) -> None:
-        self.begin_drain(self._stop_why)
         idle = sum(1 for connection in list(self.connections) if connection.close_if_idle())
-        busy = len(self.pool)
+        busy = len(self.connections) - idle
         error_log.info(
-            "worker %d draining: %d in-flight, %d idle connections closed", self.pid, busy, idle
+            "worker %d draining: %d connections busy, %d idle closed", self.pid, busy, idle
         )
         cut_at = self.drain_deadline - CUT_MARGIN
         next_beat = 0.0
@@ -146,14 +190,33 @@ class GeventWorker(Worker):
             self._wake.wait(min(BEAT_INTERVAL, cut_at - now))
 
     def _cut_remaining(self) -> None:
+        if not self.connections:
+            return
         busy = sum(1 for connection in self.connections if connection.writer is not None)
-        if self.connections:
-            why = "forced stop" if self._stop_now else "graceful timeout"
-            error_log.warning(
-                "worker %d: %s; cut %d in-flight requests (%d connections)",
-                self.pid,
-                why,
-                busy,
-                len(self.connections),
-            )
-        self.pool.kill(block=True, timeout=1.0)
+        why = "forced stop" if self._stop_now else "graceful timeout"
+        error_log.warning(
+            "worker %d: %s; cut %d in-flight requests (%d connections)",
+            self.pid,
+            why,
+            busy,
+            len(self.connections),
+        )
+        self.pool.kill(block=False)
+        self.late_connections.kill(block=False)
+        self.pool.join(timeout=1.0)
+        self.late_connections.join(timeout=1.0)
+
+    def other_stacks(self, blocking_frame) -> str:
+        import gc
+
+        from greenlet import greenlet
+
+        stacks = []
+        for item in gc.get_objects():
+            if isinstance(item, greenlet) and item.gr_frame is not None:
+                if item.gr_frame is blocking_frame:
+                    continue
+                stacks.append(
+                    f"greenlet {item!r}:\n" + "".join(traceback.format_stack(item.gr_frame))
+                )
+        return "\n".join(stacks).rstrip()

@@ -16,12 +16,14 @@ import signal
 import socket
 from time import monotonic
 
+from glade.hooks import call_hook
 from glade.lifecycle import State
 from glade.logging import error_log, reopen_log_files
 from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt
 from glade.workers.connection import Connection
 
 BEAT_INTERVAL = 1.0
+CUT_MARGIN = 0.25
 
 
 class StopNow(BaseException):
@@ -50,12 +52,15 @@ class SyncWorker(Worker):
 
     def _on_term(self, signum, frame) -> None:
         self.request_stop("SIGTERM", graceful=True)
-        if self._busy and self.drain_deadline is None:
-            # Cut the request in progress just before the graceful timeout.
-            self.drain_deadline = monotonic() + self.cfg.graceful_timeout
-            signal.setitimer(signal.ITIMER_REAL, max(self.cfg.graceful_timeout - 0.25, 0.01))
+        if self.drain_deadline is None:
+            self.drain_deadline = self.master_deadline() or monotonic() + self.cfg.graceful_timeout
+            if self._busy:
+                # Cut the request in progress just before the master's deadline.
+                remaining = self.drain_deadline - CUT_MARGIN - monotonic()
+                signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.01))
 
     def _on_quit(self, signum, frame) -> None:
+        call_hook(self.cfg, "worker_int", self)
         self.request_stop("SIGQUIT", graceful=False)
 
     def _on_deadline(self, signum, frame) -> None:
@@ -68,6 +73,8 @@ class SyncWorker(Worker):
         signal.signal(signal.SIGQUIT, self._on_quit)
         signal.signal(signal.SIGALRM, self._on_deadline)
         signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_log_files())
+        self.install_abort_handler()
+        self.watch_parent()
         # Wake select() when a signal arrives, instead of waiting out its timeout.
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
 

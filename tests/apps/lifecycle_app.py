@@ -1,0 +1,32 @@
+"""The app the lifecycle tests serve (wrapped in wsgiref's PEP 3333 validator)."""
+
+from __future__ import annotations
+
+import os
+import time
+from wsgiref.validate import validator
+
+
+def _text(start_response, body: bytes, status: str = "200 OK"):
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+@validator
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    query = environ["QUERY_STRING"]
+    if path == "/sleep":
+        time.sleep(float(query or "1"))  # cooperative under the gevent worker
+        return _text(start_response, b"slept")
+    if path == "/spin":
+        # Pure Python CPU work: blocks gevent's event loop until it ends.
+        end = time.monotonic() + float(query or "60")
+        while time.monotonic() < end:
+            pass
+        return _text(start_response, b"spun")
+    if path == "/crash":
+        os._exit(13)
+    if path == "/pid":
+        return _text(start_response, str(os.getpid()).encode())
+    return _text(start_response, b"Hello, World!")

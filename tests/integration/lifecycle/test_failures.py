@@ -1,0 +1,118 @@
+"""When things go wrong: crashes, apps that cannot boot, stuck workers, a dead master."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from support.load import hold_requests, join_all
+from support.server import TRACEBACK, children_of, kill_group
+
+APP = "lifecycle_app:app"
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def get(server, path: str = "/", timeout: float = 10.0):
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_crashed_worker_is_replaced(glade_server):
+    server = glade_server(APP, "-w", "1")
+    first = server.worker_pids()
+    try:
+        get(server, "/crash", timeout=5)
+    except (http.client.HTTPException, OSError):
+        pass  # the worker died mid-request, as the app asked
+    assert wait_until(lambda: server.worker_pids() not in ([], first), 10)
+    assert wait_until(lambda: get(server)[0] == 200, 10)
+    assert "died unexpectedly (exit status 13)" in server.output()
+    assert server.tracebacks() == 0
+
+
+def test_a_worker_that_cannot_boot_stops_the_server_once(tmp_path):
+    (tmp_path / "broken.py").write_text("import a_module_that_does_not_exist\napp = None\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glade", "-w", "3", "-b", "127.0.0.1:0", "broken:app"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        kill_group(proc.pid)
+    text = output.decode()
+    assert proc.returncode != 0
+    assert "No module named 'a_module_that_does_not_exist'" in text
+    assert text.count("A worker could not boot; stopping") == 1
+    assert text.count("Booted worker") == 0
+
+
+def test_a_stuck_worker_is_aborted_with_the_blocking_stack(glade_server):
+    server = glade_server(APP, "-w", "1", "--timeout", "2")
+    stuck_worker = server.worker_pids()
+    started = time.monotonic()
+    results, threads = hold_requests(server.host, server.port, "/spin?60", 1)
+    join_all(threads, 15)
+    assert time.monotonic() - started < 8
+    assert results[0][0] == 500, results
+    assert wait_until(lambda: server.worker_pids() not in ([], stuck_worker), 10)
+    assert wait_until(lambda: get(server)[0] == 200, 10)
+    output = server.output()
+    assert "WORKER TIMEOUT" in output
+    assert 'lifecycle_app.py", line' in output  # where the app was stuck
+    assert "while time.monotonic() < end" in output
+    assert output.count(TRACEBACK) == 0, output
+
+
+def test_a_greenlet_blocking_the_loop_is_reported_once_with_its_stack(glade_server):
+    server = glade_server(APP, "-w", "1", "--block-warn-ms", "200")
+    assert get(server, "/spin?0.6") == (200, b"spun")
+    assert wait_until(lambda: "blocked the event loop" in server.output(), 5)
+    time.sleep(0.3)
+    output = server.output()
+    assert output.count("blocked the event loop") == 1
+    assert "while time.monotonic() < end" in output
+
+
+def test_workers_leave_when_the_master_is_killed(glade_server):
+    server = glade_server(APP, "-w", "2")
+    workers = server.worker_pids()
+    assert len(workers) == 2
+    killed = time.monotonic()
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait(timeout=5)
+
+    def all_gone() -> bool:
+        return not any(os.path.exists(f"/proc/{pid}") and _not_zombie(pid) for pid in workers)
+
+    assert wait_until(all_gone, 5)
+    assert time.monotonic() - killed < 1.5
+    assert children_of(server.pid) == []
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,182 @@
+"""Stopping: Ctrl+C (once and twice), SIGTERM, the graceful timeout, SIGQUIT.
+
+Each test reads like an operator's session: start glade, put requests in
+flight, send the signal the way a terminal or an orchestrator would, and
+check what clients and the log show.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+import pytest
+from support.load import Load, hold_requests, join_all, open_idle_connections
+from support.server import APPS_DIR, TRACEBACK, free_port
+from support.terminal import Terminal
+
+APP = "lifecycle_app:app"
+
+
+def start_in_terminal(*args: str) -> tuple[Terminal, int]:
+    port = free_port()
+    command = [sys.executable, "-m", "glade", "-b", f"127.0.0.1:{port}", *args, APP]
+    terminal = Terminal(command, cwd=str(APPS_DIR))
+    if not terminal.wait_for_text("master: BOOTING -> SERVING", 20):
+        terminal.close()
+        pytest.fail(f"glade did not start:\n{terminal.output()}")
+    return terminal, port
+
+
+def wait_for_beats() -> None:
+    """Workers report their busy count to the master once a second."""
+    time.sleep(1.3)
+
+
+def test_ctrl_c_once_drains_every_in_flight_request():
+    terminal, port = start_in_terminal("-w", "2")
+    try:
+        results, threads = hold_requests("127.0.0.1", port, "/sleep?3", 20)
+        wait_for_beats()
+        terminal.press_ctrl_c()
+        join_all(threads, 15)
+        terminal.proc.wait(timeout=10)
+        exited_at = time.monotonic()
+        output = terminal.output()
+        assert [r[0] for r in results] == [200] * 20, results
+        assert terminal.proc.returncode == 0
+        last_response = max(r[3] for r in results)
+        assert exited_at - last_response < 1.0
+        assert "Shutting down: draining 20 requests (Ctrl+C again to force)" in output
+        assert output.count("Shutting down: draining") == 1
+        assert output.count(TRACEBACK) == 0, output
+    finally:
+        terminal.close()
+
+
+def test_ctrl_c_on_an_idle_server_exits_at_once():
+    terminal, _ = start_in_terminal("-w", "2")
+    try:
+        pressed = time.monotonic()
+        terminal.press_ctrl_c()
+        terminal.proc.wait(timeout=10)
+        assert time.monotonic() - pressed < 1.0
+        assert terminal.proc.returncode == 0
+        assert "Shutting down: draining 0 requests (Ctrl+C again to force)" in terminal.output()
+        assert terminal.output().count(TRACEBACK) == 0
+    finally:
+        terminal.close()
+
+
+def test_ctrl_c_twice_forces_a_stop_and_counts_what_was_cut():
+    terminal, port = start_in_terminal("-w", "2", "--graceful-timeout", "30")
+    try:
+        results, threads = hold_requests("127.0.0.1", port, "/sleep?30", 6)
+        wait_for_beats()
+        terminal.press_ctrl_c()
+        assert terminal.wait_for_text("Ctrl+C again to force", 5)
+        time.sleep(0.2)
+        second = time.monotonic()
+        terminal.press_ctrl_c()
+        terminal.proc.wait(timeout=10)
+        assert time.monotonic() - second < 1.0
+        join_all(threads, 5)
+        output = terminal.output()
+        assert terminal.proc.returncode == 0
+        assert all(r[0] == "error" for r in results), results
+        cut = sum(
+            int(line.split("cut ")[1].split()[0])
+            for line in output.splitlines()
+            if "forced stop; cut" in line
+        )
+        assert cut == 6, output
+        assert output.count(TRACEBACK) == 0, output
+    finally:
+        terminal.close()
+
+
+@pytest.mark.parametrize("worker_class", ["gevent", "sync"])
+def test_sigterm_completes_in_flight_requests_with_connection_close(glade_server, worker_class):
+    count = 50 if worker_class == "gevent" else 2
+    workers = "2"
+    server = glade_server(APP, "-k", worker_class, "-w", workers)
+    results, threads = hold_requests(server.host, server.port, "/sleep?2", count)
+    time.sleep(0.7)
+    server.signal(signal.SIGTERM)
+    join_all(threads, 20)
+    assert server.wait(timeout=10) == 0
+    if worker_class == "gevent":
+        assert [(r[0], r[2]) for r in results] == [(200, "close")] * count, results
+    else:
+        # One request per sync worker is in flight; the rest wait in the
+        # backlog, which a stopping server refuses or answers.
+        assert sum(1 for r in results if r[0] == 200) >= 2, results
+    assert server.tracebacks() == 0
+
+
+def test_sigterm_closes_idle_keep_alive_connections_at_once(glade_server):
+    server = glade_server(APP, "-w", "2", "--keep-alive", "30")
+    idle = open_idle_connections(server.host, server.port, 20)
+    try:
+        sent = time.monotonic()
+        server.signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 0
+        assert time.monotonic() - sent < 1.0
+        for sock in idle:
+            sock.settimeout(2)
+            assert sock.recv(1) == b""  # closed by the server, not left hanging
+    finally:
+        for sock in idle:
+            sock.close()
+    assert "20 idle closed" in server.output() or server.output().count("idle closed") == 2
+    assert server.tracebacks() == 0
+
+
+def test_sigterm_under_steady_load_fails_no_accepted_request(glade_server):
+    server = glade_server(APP, "-w", "2")
+    with (
+        Load(server.host, server.port, clients=3, keep_alive=True) as steady,
+        Load(server.host, server.port, clients=3, keep_alive=False) as fresh,
+    ):
+        steady.wait_for(200)
+        fresh.wait_for(200)
+        server.signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == 0
+        time.sleep(0.3)  # clients keep trying against the stopped server
+    for load in (steady, fresh):
+        assert load.counts["failed"] == 0, (load.counts, load.errors)
+        assert load.counts["ok"] > 0
+    assert fresh.counts["refused"] > 0  # turned away cleanly, never reset
+    assert server.tracebacks() == 0
+
+
+def test_graceful_timeout_is_enforced_by_the_worker_itself(glade_server):
+    server = glade_server(APP, "-w", "1", "--graceful-timeout", "3")
+    results, threads = hold_requests(server.host, server.port, "/sleep?30", 1)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    took = time.monotonic() - sent
+    join_all(threads, 5)
+    assert 2.5 < took < 3.6, took
+    assert results[0][0] == "error"
+    output = server.output()
+    assert "graceful timeout; cut 1 in-flight requests" in output
+    assert "SIGKILL" not in output and "missed its deadline" not in output
+    assert server.tracebacks() == 0
+
+
+@pytest.mark.parametrize("worker_class", ["gevent", "sync"])
+def test_sigquit_stops_fast_without_tracebacks(glade_server, worker_class):
+    server = glade_server(APP, "-k", worker_class, "-w", "2")
+    results, threads = hold_requests(server.host, server.port, "/sleep?30", 2)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    server.signal(signal.SIGQUIT)
+    assert server.wait(timeout=10) == 0
+    assert time.monotonic() - sent < 1.0
+    join_all(threads, 5)
+    assert [r[0] for r in results] == ["error", "error"]  # cut, as QUIT asks
+    assert server.tracebacks() == 0, server.output()
