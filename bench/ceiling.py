@@ -158,7 +158,7 @@ def bind(address):
     """Bind a loopback TCP listener; only 127.x addresses are accepted."""
     host, _, port = address.rpartition(":")
     if not host.startswith("127."):
-        sys.exit("ceiling: bind to a loopback address (127.x), got %r" % host)
+        sys.exit(f"ceiling: bind to a loopback address (127.x), got {host!r}")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, int(port)))

@@ -14,7 +14,7 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 BASELINE = "gunicorn-gevent"
 
@@ -56,7 +56,7 @@ def render(document, out_path):
     fig, axes = plt.subplots(
         len(worker_counts), 1, figsize=(10, 4 * len(worker_counts)), squeeze=False
     )
-    for ax, workers in zip(axes[:, 0], worker_counts):
+    for ax, workers in zip(axes[:, 0], worker_counts, strict=True):
         _panel(ax, [r for r in summary if r["workers"] == workers], workers, use_ratio)
     axes[0, 0].legend(fontsize="small", ncol=3)
     fig.suptitle(f"Glade bench {document.get('timestamp', '')} (median of rounds)")

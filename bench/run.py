@@ -14,6 +14,7 @@ See bench/README.md for the options, the workloads and what is printed.
 import argparse
 import os
 import resource
+import shlex
 import signal
 import subprocess
 import sys
@@ -33,7 +34,9 @@ QUICK = {"rounds": 1, "duration": 2, "warmup": 1, "workloads": "A", "workers": [
 FULL = {"rounds": 3, "duration": 10, "warmup": 2, "workloads": ",".join(WORKLOADS)}
 FULL["workers"] = [1, 2]
 SERVER_ENV_DROP = ("PYTHONPATH", "PYTHONSTARTUP", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY")
+SERVER_ENV_DROP_PREFIXES = ("GLADE_", "GRANIAN_")
 START_OVERHEAD_S = 1.5
+BUSY_LOAD = 1.0
 
 
 def log(message):
@@ -70,8 +73,9 @@ def parse_args(argv):
             setattr(args, key, value)
     args.servers = _pick(args.servers or ",".join(servers.SERVERS), servers.SERVERS, p)
     args.workloads = _pick(args.workloads, WORKLOADS, p)
-    args.glade_python = args.glade_python or sys.executable
-    if min(args.workers + [args.rounds, args.duration]) < 1 or args.warmup < 0:
+    # abspath, not resolve: a venv's python must keep its own path to find its packages.
+    args.glade_python = os.path.abspath(args.glade_python or sys.executable)
+    if min([*args.workers, args.rounds, args.duration]) < 1 or args.warmup < 0:
         p.error("--workers, --rounds and --duration must be >= 1, --warmup >= 0")
     return args
 
@@ -104,18 +108,21 @@ def glade_env():
 
 def server_env():
     """Environment for a server, without variables that would change its configuration."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRANIAN_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SERVER_ENV_DROP_PREFIXES)}
     for key in SERVER_ENV_DROP:
         env.pop(key, None)
     return env
 
 
 def glade_importable(python):
-    """Whether `python -m glade` can run (others may still be writing the server)."""
-    code = "import importlib.util, sys; sys.exit(importlib.util.find_spec('glade.__main__') is None)"
+    """Whether `python -m glade` runs at all (others may still be writing the server)."""
     try:
         done = subprocess.run(
-            [python, "-c", code], env=glade_env(), capture_output=True, timeout=60
+            [python, "-m", "glade", "--version"],
+            env=glade_env(),
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -127,7 +134,7 @@ def select_servers(args, notes):
     chosen = list(args.servers)
     glade = [s for s in chosen if servers.SERVERS[s].runtime == servers.GLADE]
     if glade and not glade_importable(args.glade_python):
-        message = f"glade is not importable by {args.glade_python} (python -m glade)"
+        message = f"`{args.glade_python} -m glade --version` failed"
         if args.explicit_servers:
             sys.exit(f"bench: {message}")
         notes.append(f"skipped {','.join(glade)}: {message}")
@@ -169,7 +176,7 @@ class Context:
         return glade_env() if server.runtime == servers.GLADE else server_env()
 
 
-def _load(ctx, port, workload, duration, workers):
+def _load(ctx, port, workload, duration):
     """Run wrk once against the server; returns (parsed result, command)."""
     script = BENCH_DIR / workload.script if workload.script else None
     url = f"http://127.0.0.1:{port}{workload.path}"
@@ -179,22 +186,27 @@ def _load(ctx, port, workload, duration, workers):
 
 
 def measure(ctx, workers, workload, round_no, name):
-    """Start the server fresh, warm up, measure, read worker RSS, stop it. Never raises
-    for a server failure: the row carries the error and the run goes on."""
+    """Start the server fresh, warm up, measure, read worker RSS, stop it.
+
+    A server that fails never stops the run: its row carries the error and the log tail.
+    """
     server = servers.SERVERS[name]
     row = {"workers": workers, "workload": workload.key, "server": name, "round": round_no}
+    row["loadavg_1m"] = os.getloadavg()[0]  # to spot rounds skewed by other work
     port = procs.free_port()
     cmd = servers.command(name, ctx.python[server.runtime], port, workers, BENCH_DIR)
-    row["command"] = " ".join(str(part) for part in cmd)
+    row["command"] = shlex.join(str(part) for part in cmd)
     log_path = ctx.log_dir / f"{name}-w{workers}-{workload.key}-r{round_no}.log"
     timeouts = (ctx.args.ready_timeout, ctx.args.stop_timeout)
     try:
-        with procs.running(cmd, BENCH_DIR, ctx.env(server), log_path, port, *timeouts, workers) as proc:
+        with procs.running(
+            cmd, BENCH_DIR, ctx.env(server), log_path, port, *timeouts, workers
+        ) as proc:
             if ctx.args.warmup:
-                _load(ctx, port, workload, ctx.args.warmup, workers)
-            result, wrk_cmd = _load(ctx, port, workload, ctx.args.duration, workers)
+                _load(ctx, port, workload, ctx.args.warmup)
+            result, wrk_cmd = _load(ctx, port, workload, ctx.args.duration)
             row["worker_rss_kib"] = procs.worker_rss_kib(proc.pid)
-            row["wrk"] = " ".join(str(part) for part in wrk_cmd)
+            row["wrk"] = shlex.join(str(part) for part in wrk_cmd)
             row.update(result)
             if proc.poll() is not None:
                 row["error"] = f"server exited ({proc.returncode}) during the load"
@@ -300,8 +312,9 @@ def setup(args, notes):
     return wrk_path, chosen, anchors_python
 
 
-def write_results(args, rows, interrupted, notes, anchors_python, started):
+def write_results(args, rows, info, anchors_python):
     """Summary table on stdout, JSON and chart in the results directory."""
+    started = info["timestamp"]
     summary = report.summarize(rows)
     print(report.table(summary, {k: WORKLOADS[k] for k in args.workloads}))
     results_dir = Path(args.results_dir)
@@ -312,11 +325,16 @@ def write_results(args, rows, interrupted, notes, anchors_python, started):
         "timestamp": started,
         "argv": sys.argv[1:],
         "settings": settings | {"servers": args.servers, "workloads": args.workloads},
-        "machine": {"nproc": os.cpu_count(), "platform": sys.platform},
+        "machine": {
+            "nproc": os.cpu_count(),
+            "platform": sys.platform,
+            "loadavg_start": info["loadavg_start"],
+            "loadavg_end": os.getloadavg(),
+        },
         "git": git_revision(),
         "versions": collect_versions(args, anchors_python),
-        "notes": notes,
-        "interrupted": interrupted,
+        "notes": info["notes"],
+        "interrupted": info["interrupted"],
         "summary": summary,
         "measurements": rows,
     }
@@ -328,6 +346,14 @@ def write_results(args, rows, interrupted, notes, anchors_python, started):
     return summary
 
 
+def warn_if_busy():
+    """Other work on the 2 cores skews every number: say so up front (and record it)."""
+    load = os.getloadavg()
+    if load[0] > BUSY_LOAD:
+        log(f"warning: load average is {load[0]:.1f} before the run: numbers will be noisy")
+    return load
+
+
 def _terminate(signum, _frame):
     """SIGTERM unwinds like Ctrl+C, so every running server is stopped by its finally."""
     raise KeyboardInterrupt
@@ -337,20 +363,21 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     raise_fd_limit()
-    started = time.strftime("%Y%m%d-%H%M%S")
-    notes = []
-    wrk_path, chosen, anchors_python = setup(args, notes)
+    info = {"timestamp": time.strftime("%Y%m%d-%H%M%S"), "notes": []}
+    wrk_path, chosen, anchors_python = setup(args, info["notes"])
     steps = plan(args, chosen)
     per_step = args.duration + args.warmup + START_OVERHEAD_S
-    log(f"{len(steps)} measurements, about {len(steps) * per_step / 60:.1f} min: {','.join(chosen)}")
+    log(f"{len(steps)} measurements, about {len(steps) * per_step / 60:.1f} min: {chosen}")
+    info["loadavg_start"] = warn_if_busy()
     with tempfile.TemporaryDirectory(prefix="glade-bench-") as tmp:
-        log_dir = Path(args.results_dir) / f"logs-{started}" if args.keep_logs else Path(tmp)
+        keep = Path(args.results_dir) / f"logs-{info['timestamp']}"
+        log_dir = keep if args.keep_logs else Path(tmp)
         log_dir.mkdir(parents=True, exist_ok=True)
         ctx = Context(args, wrk_path, anchors_python, log_dir)
-        rows, interrupted = run_all(ctx, steps)
-    summary = write_results(args, rows, interrupted, notes, anchors_python, started)
+        rows, info["interrupted"] = run_all(ctx, steps)
+    summary = write_results(args, rows, info, anchors_python)
     ok = any(s["median_rps"] for s in summary)
-    return 0 if ok and not interrupted else 1
+    return 0 if ok and not info["interrupted"] else 1
 
 
 if __name__ == "__main__":

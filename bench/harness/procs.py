@@ -30,15 +30,18 @@ def free_port():
 def start(cmd, cwd, env, log_path):
     """Launch `cmd` as the leader of a new process group, output to `log_path`."""
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [str(part) for part in cmd],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            return subprocess.Popen(
+                [str(part) for part in cmd],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ServerFailed(f"could not start {cmd[0]}: {exc}") from exc
 
 
 def answers(port, timeout=1.0):

@@ -8,7 +8,7 @@ worker count, which is the number the project tracks.
 import json
 import statistics
 
-from .servers import BASELINE, SYNC_BASELINE, SERVERS
+from .servers import BASELINE, SERVERS, SYNC_BASELINE
 
 
 def _median(values):
@@ -59,10 +59,10 @@ def summarize(measurements):
     medians = {(s["workers"], s["workload"], s["server"]): s["median_rps"] for s in summary}
     for s in summary:
         key = (s["workers"], s["workload"])
-        s["ratio_vs_gunicorn_gevent"] = _ratio(s["median_rps"], medians.get(key + (BASELINE,)))
+        s["ratio_vs_gunicorn_gevent"] = _ratio(s["median_rps"], medians.get((*key, BASELINE)))
         s["ratio_vs_gunicorn_sync"] = None
         if SERVERS[s["server"]].sync:
-            base = medians.get(key + (SYNC_BASELINE,))
+            base = medians.get((*key, SYNC_BASELINE))
             s["ratio_vs_gunicorn_sync"] = _ratio(s["median_rps"], base)
     return summary
 
@@ -77,7 +77,7 @@ def _ratio_text(value):
 
 
 COLUMNS = (
-    ("server", 16, "<"),
+    ("server", 24, "<"),
     ("req/s", 9, ">"),
     ("min-max", 15, ">"),
     ("p50", 8, ">"),
@@ -90,7 +90,10 @@ COLUMNS = (
 
 
 def _line(cells):
-    return "  ".join(format(str(c), f"{align}{width}") for c, (_, width, align) in zip(cells, COLUMNS))
+    return "  ".join(
+        format(str(c), f"{align}{width}")
+        for c, (_, width, align) in zip(cells, COLUMNS, strict=True)
+    )
 
 
 def _cells(s):

@@ -46,7 +46,7 @@ def command(wrk, url, connections, duration, headers=(), script=None):
         cmd += ["-H", header]
     if script:
         cmd += ["-s", str(script)]
-    return cmd + [url]
+    return [*cmd, url]
 
 
 def run(cmd, duration):
@@ -84,11 +84,9 @@ def _latency_percentiles(text):
 def _socket_errors(text):
     """wrk's 'Socket errors' line; absent means zero of each kind."""
     kinds = ("connect", "read", "write", "timeout")
-    match = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     values = [int(v) for v in match.groups()] if match else [0, 0, 0, 0]
-    return dict(zip(kinds, values))
+    return dict(zip(kinds, values, strict=True))
 
 
 def parse(text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from wsgiref.validate import validator
@@ -25,6 +26,11 @@ def app(environ, start_response):
         while time.monotonic() < end:
             pass
         return _text(start_response, b"spun")
+    if path == "/c-loop":
+        # One long call into C that never returns to the interpreter, so no
+        # Python signal handler can run until it ends: only SIGKILL stops it.
+        hashlib.pbkdf2_hmac("sha256", b"password", b"salt", 200_000_000)
+        return _text(start_response, b"derived")
     if path == "/crash":
         os._exit(13)
     if path == "/pid":

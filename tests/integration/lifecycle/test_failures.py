@@ -84,6 +84,19 @@ def test_a_stuck_worker_is_aborted_with_the_blocking_stack(glade_server):
     assert output.count(TRACEBACK) == 0, output
 
 
+def test_a_worker_stuck_inside_c_code_is_killed_and_the_log_says_so(glade_server):
+    server = glade_server(APP, "-w", "1", "--timeout", "2", "--block-warn-ms", "0")
+    stuck_worker = server.worker_pids()
+    results, threads = hold_requests(server.host, server.port, "/c-loop", 1)
+    join_all(threads, 15)
+    assert results[0][0] == "error"  # the worker died without a word to the client
+    assert wait_until(lambda: server.worker_pids() not in ([], stuck_worker), 10)
+    assert wait_until(lambda: get(server)[0] == 200, 10)
+    output = server.output()
+    assert "did not answer SIGABRT (blocked inside C code?)" in output
+    assert output.count(TRACEBACK) == 0, output
+
+
 def test_a_greenlet_blocking_the_loop_is_reported_once_with_its_stack(glade_server):
     server = glade_server(APP, "-w", "1", "--block-warn-ms", "200")
     assert get(server, "/spin?0.6") == (200, b"spun")
