@@ -1,11 +1,14 @@
 """Request parsing on httptools (llhttp), plus the rules llhttp leaves to us.
 
 llhttp is strict about framing (CL with TE, duplicate Content-Length,
-obs-fold, bare LF, invalid chunk sizes ...). It accepts a few things a
+obs-fold, bare CR or LF, invalid chunk sizes ...). It accepts a few things a
 server must still refuse, which this module checks itself: HTTP/1.0 with
 Transfer-Encoding, a missing or duplicated Host on HTTP/1.1, transfer
-codings other than a lone `chunked`, HTTP versions other than 1.0/1.1, and
-the size limits (request line, header count and size, body).
+codings other than a lone final `chunked`, HTTP versions other than
+1.0/1.1, expectations other than 100-continue, and the size limits (request
+line, header count and size, lines that never end, body). It also skips the
+body of an Upgrade request, which we read with a second parser: Glade never
+upgrades, so the app gets the request whole.
 
 Usage, the way h11 does it: ``feed()`` bytes, then call ``next_event()``
 until it returns ``NEED_DATA``. One feed can complete several pipelined
@@ -114,21 +117,41 @@ class Limits:
         """Most bytes a head may take while it is still incomplete.
 
         llhttp hands a header to us only once it is complete; this bound keeps
-        one endless header from growing without limit inside the parser.
+        a head from growing without limit inside the parser when a limit is 0.
         """
         line = self.request_line or 65536
         fields = self.request_fields or 32768
         field_size = self.request_field_size or 65536
         return min(line + fields * (field_size + 2) + 4, 16 * 1024 * 1024)
 
+    @property
+    def line_bytes(self) -> int:
+        """Longest incomplete line (request line, header, trailer, chunk size line).
+
+        httptools grows a header it has not finished with `bytes +=`, so an
+        endless line costs memory and quadratic CPU until it is refused. The
+        slack allows a little optional whitespace around a value.
+        """
+        if self.request_line and self.request_field_size:
+            return max(self.request_line, self.request_field_size) + 8
+        return self.head_bytes
+
 
 # Parser states, for the bookkeeping llhttp does not expose.
-_IDLE, _HEAD, _BODY, _DEAD = range(4)
+_IDLE, _HEAD, _BODY = range(3)
+
+# Where the line being received starts, as the last callback of a feed() left it
+# (see _measure_line).
+_LINE_CONTINUES = 0  # no callback in this feed: the line started in an earlier one
+_LINE_AFTER_LF = 1  # the line starts after the feed's last LF (or at its first byte)
+_NO_LINE = 2  # in body data, or at a position we cannot place: nothing to measure
 
 _HOST = b"host"
 _CONTENT_LENGTH = b"content-length"
 _TRANSFER_ENCODING = b"transfer-encoding"
 _EXPECT = b"expect"
+_CHUNKED = b"chunked"
+_CONTINUE = b"100-continue"
 _OWS = b" \t"
 
 
@@ -140,7 +163,12 @@ class RequestParser:
         self._parser = httptools.HttpRequestParser(self)
         self._events: deque = deque()
         self._state = _IDLE
+        self._dead = False
         self._head_bytes = 0
+        self._line_bytes = 0
+        self._line_start = _LINE_CONTINUES
+        self._completed_in_feed = False
+        self._in_trailers = False
         self._callback_error: HTTPError | None = None
         self._reset_head()
 
@@ -150,47 +178,60 @@ class RequestParser:
         self._host_count = 0
         self._content_length: bytes | None = None
         self._transfer_encoding: list[bytes] = []
-        self._expect = b""
+        self._expect: list[bytes] = []
         self._body_size = 0
         self._trailer_count = 0
+        self._upgrade_body: Request | None = None
 
     @property
     def in_message(self) -> bool:
-        """True between the first byte of a request and its end."""
-        return self._state in (_HEAD, _BODY)
+        """True between the first byte of a request and its end.
+
+        It stays True when the request never ends (an error or EOF in its
+        middle), so the caller knows a half-received request is answered.
+        """
+        return self._state != _IDLE
 
     @property
     def dead(self) -> bool:
-        """After an error or an upgrade, no further request will come out."""
-        return self._state == _DEAD
+        """After an error, an upgrade or EOF, no further request will come out."""
+        return self._dead
 
     # -- public API ------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
         """Feed bytes read from the client. Never raises: errors are queued."""
-        if self._state == _DEAD:
+        if self._dead:
             return
-        counting_head = self._state != _BODY
-        if counting_head:
+        if self._state != _BODY:
             self._head_bytes += len(data)
+        self._line_start = _LINE_CONTINUES
+        self._completed_in_feed = False
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # CONNECT or `Upgrade:`: the request itself was queued; what
-            # follows is not HTTP/1.1, so this connection ends after it.
-            self._state = _DEAD
-        except httptools.HttpParserError as error:
-            self._fail(self._callback_error or _describe_parser_error(error))
+        except httptools.HttpParserUpgrade as upgrade:
+            # CONNECT or `Connection: upgrade`: the request itself was queued;
+            # what follows its body is not HTTP/1.1, so nothing more comes out.
+            if self._upgrade_body is not None:
+                self._read_body_after_upgrade(self._upgrade_body, data[upgrade.args[0] :])
+            else:
+                self._dead = True
             return
-        if self._state == _HEAD and self._head_bytes > self.limits.head_bytes:
-            self._fail(HTTPError(431, "request header fields too large"))
+        except httptools.HttpParserError as error:
+            if not self._dead:  # not the end of an upgrade request's body
+                self._fail(self._callback_error or _describe_parser_error(error, self._parser))
+            return
+        if self._state != _IDLE:
+            self._check_incomplete(data)
 
     def feed_eof(self) -> None:
         """The client closed its side. A half-sent request is an error."""
+        if self._dead:
+            return
         if self.in_message:
             self._fail(HTTPError(400, "connection closed in the middle of a request"))
-        elif self._state != _DEAD:
-            self._state = _DEAD
+        else:
+            self._dead = True
 
     def next_event(self):
         """Next event: Request, Body, END_OF_MESSAGE or NEED_DATA.
@@ -209,6 +250,7 @@ class RequestParser:
     def on_message_begin(self) -> None:
         self._state = _HEAD
         self._head_bytes = 0
+        self._line_start = _NO_LINE if self._completed_in_feed else _LINE_AFTER_LF
         self._reset_head()
 
     def on_url(self, url: bytes) -> None:
@@ -218,6 +260,7 @@ class RequestParser:
             self._raise(HTTPError(414, "request line too long"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._line_start = _LINE_AFTER_LF
         limits = self.limits
         if limits.request_field_size and len(name) + len(value) + 2 > limits.request_field_size:
             self._raise(HTTPError(431, "request header field too large"))
@@ -241,12 +284,16 @@ class RequestParser:
             elif lowered == _TRANSFER_ENCODING:
                 self._transfer_encoding.append(value)
             elif lowered == _EXPECT:
-                self._expect = value
+                self._expect.append(value)
 
     def on_headers_complete(self) -> None:
+        self._line_start = _LINE_AFTER_LF
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
+            if version == "0.9":
+                # `GET /` with no version: HTTP/0.9 had no headers and no status line.
+                self._raise(HTTPError(400, "request line without an HTTP/1.x version"))
             self._raise(HTTPError(505, "HTTP version not supported"))
         method = parser.get_method().decode("ascii")
         limit = self.limits.request_line
@@ -261,7 +308,10 @@ class RequestParser:
             if version == "1.0":
                 self._raise(HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request"))
             codings = b",".join(self._transfer_encoding).lower().split(b",")
-            if [coding.strip(_OWS) for coding in codings] != [b"chunked"]:
+            if codings[-1].strip(_OWS) != _CHUNKED:
+                # RFC 9112 6.3: without a final chunked the body has no known end.
+                self._raise(HTTPError(400, "Transfer-Encoding does not end with chunked"))
+            if len(codings) > 1:
                 self._raise(HTTPError(501, "unsupported transfer coding"))
             chunked = True
         content_length = None
@@ -272,36 +322,124 @@ class RequestParser:
                 self._raise(HTTPError(413, "request body too large"))
         expect_continue = False
         if self._expect:
-            if self._expect.lower() != b"100-continue":
-                self._raise(HTTPError(417, "unsupported expectation"))
-            expect_continue = version == "1.1"
-        keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
-        self._events.append(
-            Request(
-                method,
-                self._url,
-                version,
-                self._headers,
-                keep_alive,
-                expect_continue,
-                content_length,
-                chunked,
-            )
+            for expectation in b",".join(self._expect).split(b","):
+                expectation = expectation.strip(_OWS).lower()
+                if expectation == _CONTINUE:
+                    # RFC 9110 10.1.1: ignored in an HTTP/1.0 request.
+                    expect_continue = version == "1.1"
+                elif expectation:
+                    self._raise(HTTPError(417, "unsupported expectation"))
+        upgrade = parser.should_upgrade()
+        request = Request(
+            method,
+            self._url,
+            version,
+            self._headers,
+            parser.should_keep_alive() and not upgrade,
+            expect_continue,
+            content_length,
+            chunked,
         )
+        if upgrade and method != "CONNECT" and (chunked or content_length):
+            # httptools skips the body of an Upgrade request; we do not upgrade,
+            # so the app must still get the body (curl's h2c upgrade sends one).
+            self._upgrade_body = request
+        self._events.append(request)
         self._state = _BODY
+        self._in_trailers = False
 
     def on_body(self, body: bytes) -> None:
+        self._line_start = _NO_LINE
+        self._in_trailers = False
         body_limit = self.limits.request_body
         if body_limit:
-            self._body_size += len(body)
-            if self._body_size > body_limit:
+            size = self._body_size + len(body)
+            if size > body_limit:
+                # Hand over what fits, so the outcome does not depend on how the
+                # bytes were split into reads.
+                fits = body_limit - self._body_size
+                if fits:
+                    self._events.append(Body(body[:fits]))
+                self._body_size = body_limit
                 self._raise(HTTPError(413, "request body too large"))
+            self._body_size = size
         self._events.append(Body(body))
 
+    def on_chunk_header(self) -> None:
+        # Either data follows (on_body clears this) or this was the last chunk.
+        self._line_start = _LINE_AFTER_LF
+        self._in_trailers = True
+
+    def on_chunk_complete(self) -> None:
+        self._line_start = _LINE_AFTER_LF
+        self._in_trailers = False
+
     def on_message_complete(self) -> None:
+        if self._upgrade_body is not None:
+            return  # the body comes from _read_body_after_upgrade
         self._events.append(END_OF_MESSAGE)
         self._state = _IDLE
-        self._head_bytes = 0
+        self._line_start = _NO_LINE
+        self._completed_in_feed = True
+
+    # -- limits on what llhttp buffers -------------------------------------
+
+    def _check_incomplete(self, data: bytes) -> None:
+        """Refuse a head or line that grows past its limit before it completes."""
+        line = self._measure_line(data)
+        self._line_bytes = line
+        limits = self.limits
+        if line > limits.line_bytes:
+            if self._state == _HEAD:
+                self._fail(HTTPError(431, "request header field too large"))
+            elif self._in_trailers:
+                self._fail(HTTPError(431, "request trailer field too large"))
+            else:
+                self._fail(HTTPError(400, "chunk size line too long"))
+        elif self._state == _HEAD and self._head_bytes > limits.head_bytes:
+            self._fail(HTTPError(431, "request header fields too large"))
+
+    def _measure_line(self, data: bytes) -> int:
+        """Bytes of the line llhttp is in the middle of, after this feed.
+
+        llhttp does not tell us where it is, so the callbacks of this feed
+        leave a mark: every LF outside body data ends a line (bare LF is
+        refused), so the line in progress is what follows the feed's last LF,
+        unless the feed held body data after it. When a request completed
+        earlier in this same feed the start cannot be placed; that feed is
+        not counted, and the next one is.
+        """
+        start = self._line_start
+        if start == _NO_LINE:
+            return 0
+        newline = data.rfind(b"\n")
+        if newline >= 0:
+            return len(data) - newline - 1
+        if start == _LINE_AFTER_LF:
+            return len(data)
+        return self._line_bytes + len(data)
+
+    # -- Upgrade requests with a body --------------------------------------
+
+    def _read_body_after_upgrade(self, request: Request, rest: bytes) -> None:
+        """Parse the body httptools skipped with a second parser.
+
+        It is given a head with the same framing; its callbacks reach ours
+        only once that head is done.
+        """
+        if request.chunked:
+            framing = b"Transfer-Encoding: chunked"
+        else:
+            framing = b"Content-Length: %d" % request.content_length
+        self._parser = httptools.HttpRequestParser(_UpgradeBodyReader(self))
+        self._parser.feed_data(b"POST / HTTP/1.1\r\nHost: upgrade\r\n" + framing + b"\r\n\r\n")
+        if rest:
+            self.feed(rest)
+
+    def _upgrade_body_complete(self) -> None:
+        self._events.append(END_OF_MESSAGE)
+        self._state = _IDLE
+        self._dead = True
 
     # -- errors ----------------------------------------------------------
 
@@ -312,13 +450,50 @@ class RequestParser:
 
     def _fail(self, error: HTTPError) -> None:
         self._events.append(error)
-        self._state = _DEAD
+        self._dead = True
 
 
-def _describe_parser_error(error: Exception) -> HTTPError:
+class _UpgradeBodyReader:
+    """Callbacks of the parser that reads an Upgrade request's body."""
+
+    __slots__ = ("_head_done", "_owner")
+
+    def __init__(self, owner: RequestParser) -> None:
+        self._owner = owner
+        self._head_done = False
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._head_done:  # a trailer
+            self._owner.on_header(name, value)
+
+    def on_body(self, body: bytes) -> None:
+        self._owner.on_body(body)
+
+    def on_chunk_header(self) -> None:
+        self._owner.on_chunk_header()
+
+    def on_chunk_complete(self) -> None:
+        self._owner.on_chunk_complete()
+
+    def on_message_complete(self) -> None:
+        self._owner._upgrade_body_complete()
+        raise _StopParsing  # whatever follows is the other protocol's
+
+
+class _StopParsing(Exception):
+    pass
+
+
+def _describe_parser_error(error: Exception, parser) -> HTTPError:
     if isinstance(error, httptools.HttpParserInvalidURLError):
         return HTTPError(400, "invalid request target")
     if isinstance(error, httptools.HttpParserInvalidMethodError):
         return HTTPError(400, "invalid method")
+    if parser.get_method() == b"PRI":
+        # `PRI * HTTP/2.0`: the HTTP/2 connection preface of a prior-knowledge client.
+        return HTTPError(505, "HTTP/2 is not supported on this port")
     reason = str(error) or type(error).__name__
     return HTTPError(400, "malformed request: " + reason.strip("`.").replace("`", "")[:80])

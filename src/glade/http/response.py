@@ -76,5 +76,11 @@ def error_response(status: int, reason: str = "", *, head_only: bool = False) ->
 
 
 def chunk(data: bytes) -> bytes:
-    """One chunk of a chunked body (RFC 9112 7.1)."""
+    """One chunk of a chunked body (RFC 9112 7.1); b"" for no data.
+
+    An empty chunk would be the last-chunk that ends the body, which is
+    LAST_CHUNK's job alone.
+    """
+    if not data:
+        return b""
     return b"%x\r\n%b\r\n" % (len(data), data)

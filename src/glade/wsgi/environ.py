@@ -68,6 +68,11 @@ def environ_template(
     errors: ErrorStream,
     file_wrapper,
 ) -> dict:
+    """The keys every request's environ shares, for one listening socket.
+
+    `script_name` loses a trailing `/`: `/app/` would never match the
+    `/app/...` paths it is meant to strip from PATH_INFO.
+    """
     if isinstance(server_address, tuple):
         server_name, server_port = str(server_address[0]), str(server_address[1])
     else:  # a UNIX socket: there is no port
@@ -84,16 +89,25 @@ def environ_template(
         "SERVER_SOFTWARE": SERVER_SOFTWARE,
         "SERVER_NAME": server_name,
         "SERVER_PORT": server_port,
-        "SCRIPT_NAME": script_name,
+        "SCRIPT_NAME": script_name.rstrip("/"),
     }
 
 
 def build_environ(template: dict, request: Request, remote: tuple | str, wsgi_input) -> dict:
+    """The PEP 3333 environ of one request.
+
+    PATH_INFO is percent-decoded and given as latin-1 text (PEP 3333's
+    "bytes as str"), without SCRIPT_NAME; QUERY_STRING and RAW_URI are as
+    sent. Repeated headers are joined with ", " (Cookie with "; "); header
+    names containing `_` are left out (see environ_key).
+    """
     environ = template.copy()
     target = request.target
     environ["REQUEST_METHOD"] = request.method
     environ["SERVER_PROTOCOL"] = "HTTP/1.1" if request.http_version == "1.1" else "HTTP/1.0"
     environ["RAW_URI"] = target.decode("latin-1")
+    if b"#" in target:  # a fragment is the client's business; llhttp lets it through
+        target = target.partition(b"#")[0]
     path, _, query = target.partition(b"?")
     if path[:1] != b"/":
         path = _origin_path(path)

@@ -28,69 +28,95 @@ class BadRequestBody(OSError):
 
 
 class InputStream:
-    """A file-like body reader. `pull()` returns the next piece, b"" at the end."""
+    """A file-like body reader. `pull()` returns the next piece, b"" at the end.
 
-    __slots__ = ("_buffer", "_done", "_pull")
+    Reads block the way a file's do: `read(n)` returns n bytes unless the body
+    ends first (apps call `read(int(CONTENT_LENGTH))` and expect the whole
+    body). The unread rest of a piece is kept with an offset, so small reads
+    and long lines cost no repeated copies.
+    """
+
+    __slots__ = ("_buffer", "_done", "_pos", "_pull")
 
     def __init__(self, pull: Callable[[], bytes]) -> None:
         self._pull = pull
         self._buffer = b""
+        self._pos = 0
         self._done = False
 
     @property
     def finished(self) -> bool:
-        return self._done and not self._buffer
+        """The whole body has been read (or dropped by drain())."""
+        return self._done and self._pos >= len(self._buffer)
 
-    def _fill(self) -> bool:
+    def _next_piece(self) -> bytes:
+        """The next piece from the client; b"" (for good) at the end of the body."""
         if self._done:
-            return False
+            return b""
         data = self._pull()
         if not data:
             self._done = True
-            return False
-        self._buffer += data
-        return True
+        return data
+
+    def _take_buffered(self) -> bytes:
+        data = self._buffer[self._pos :] if self._pos else self._buffer
+        self._buffer = b""
+        self._pos = 0
+        return data
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
-            while self._fill():
-                pass
-            data, self._buffer = self._buffer, b""
-            return data
-        if not self._buffer and size:
-            if self._done:
-                return b""
-            data = self._pull()
+            parts = [self._take_buffered()]
+            while data := self._next_piece():
+                parts.append(data)
+            return b"".join(parts)
+        buffer, pos = self._buffer, self._pos
+        if len(buffer) - pos >= size:
+            if pos == 0 and len(buffer) == size:
+                self._buffer = b""  # the common case: hand the piece over uncopied
+                return buffer
+            self._pos = pos + size
+            return buffer[pos : pos + size]
+        parts = [self._take_buffered()] if pos < len(buffer) else []
+        needed = size - len(parts[0]) if parts else size
+        while needed:
+            data = self._next_piece()
             if not data:
-                self._done = True
-                return b""
-            if len(data) <= size:
-                return data  # the common case: hand the piece over uncopied
-            self._buffer = data
-        while len(self._buffer) < size and self._fill():
-            pass
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
+                break
+            if len(data) > needed:
+                parts.append(data[:needed])
+                self._buffer, self._pos = data, needed
+                break
+            parts.append(data)
+            needed -= len(data)
+        if len(parts) == 1:
+            return parts[0]
+        return b"".join(parts)
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None else size
-        start = 0
+        if limit == 0:
+            return b""
+        parts = []
+        taken = 0
         while True:
-            end = self._buffer.find(b"\n", start)
-            if end >= 0:
-                end += 1
+            buffer, pos = self._buffer, self._pos
+            if pos < len(buffer):
+                stop = len(buffer) if limit < 0 else min(len(buffer), pos + limit - taken)
+                end = buffer.find(b"\n", pos, stop)
+                end = stop if end < 0 else end + 1
+                parts.append(buffer[pos:end] if pos or end < len(buffer) else buffer)
+                self._pos = end
+                taken += end - pos
+                if buffer[end - 1 : end] == b"\n" or taken == limit:
+                    break
+            data = self._next_piece()
+            if not data:
                 break
-            if 0 <= limit <= len(self._buffer):
-                end = limit
-                break
-            start = len(self._buffer)
-            if not self._fill():
-                end = len(self._buffer)
-                break
-        if 0 <= limit < end:
-            end = limit
-        line, self._buffer = self._buffer[:end], self._buffer[end:]
-        return line
+            self._buffer, self._pos = data, 0
+        if len(parts) == 1:
+            return parts[0]
+        return b"".join(parts)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines = []
@@ -114,18 +140,16 @@ class InputStream:
         return line
 
     def drain(self, limit: int) -> bool:
-        """Read and drop the rest of the body, at most `limit` bytes.
+        """Read and drop the rest of the body, at most `limit` bytes more.
 
         True when the body ended within the limit (the connection can be
-        reused); False when the client still has more to send.
+        reused); False when the client still has more to send. Bytes already
+        buffered were read from the client before and do not count.
         """
         self._buffer = b""
+        self._pos = 0
         total = 0
-        while not self._done:
-            data = self._pull()
-            if not data:
-                self._done = True
-                break
+        while data := self._next_piece():
             total += len(data)
             if total > limit:
                 return False

@@ -18,11 +18,12 @@ import os
 import re
 import stat
 
-from glade.http.response import SERVER_HEADER, chunk, date_header, status_line
+from glade.http.response import LAST_CHUNK, SERVER_HEADER, chunk, date_header, status_line
 from glade.wsgi.file_wrapper import FileWrapper
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_STATUS = re.compile(r"^[1-5][0-9][0-9] [^\r\n\0]*$")
+# fullmatch, not `$`: `$` also matches before a final "\n" (response splitting).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
+_STATUS = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*").fullmatch  # RFC 9112 4
 _HOP_BY_HOP = frozenset(
     (
         "connection",
@@ -50,7 +51,7 @@ def _header_name(name) -> tuple[str, bytes]:
     known = _header_names.get(name)
     if known is not None:
         return known
-    if type(name) is not str or not _TOKEN.match(name):
+    if type(name) is not str or not _TOKEN(name):
         raise AppError(f"invalid response header name {name!r}")
     known = (name.lower(), name.encode("ascii") + b": ")
     if len(_header_names) < 1024:
@@ -107,7 +108,7 @@ class ResponseWriter:
                 exc_info = None
         elif self.status is not None:
             raise AppError("start_response() called a second time without exc_info")
-        if type(status) is not str or not _STATUS.match(status):
+        if type(status) is not str or not _STATUS(status):
             raise AppError(f"invalid status {status!r}")
         if type(headers) is not list:
             raise AppError(f"response headers must be a list, got {type(headers).__name__}")
@@ -151,9 +152,12 @@ class ResponseWriter:
                     continue
                 raise AppError(f"hop-by-hop response header {name!r} is the server's to set")
             if lowered == "content-length":
-                if not value.strip().isdigit():
+                digits = value.strip(" \t")
+                if not (digits.isascii() and digits.isdigit()):
                     raise AppError(f"invalid Content-Length {value!r}")
-                content_length = int(value)
+                if content_length is not None:
+                    raise AppError("more than one Content-Length response header")
+                content_length = int(digits)
             elif lowered == "date":
                 has_date = True
             elif lowered == "server":
@@ -244,7 +248,7 @@ class ResponseWriter:
         if not self.head_sent:
             self._write_body(b"", 0)
         if self._chunked and self._body_allowed:
-            self._send(b"0\r\n\r\n")
+            self._send(LAST_CHUNK)
         if (
             self._body_allowed
             and self._content_length is not None
