@@ -39,24 +39,64 @@ _HOP_BY_HOP = frozenset(
 )
 _COALESCE_LIMIT = 256 * 1024
 
-# name -> (lowercased name, b"Name: ") for names already checked
-_header_names: dict[str, tuple[str, bytes]] = {}
+# What a checked response header means for framing.
+_PLAIN, _CONTENT_LENGTH, _DATE, _SERVER, _CLOSE = range(5)
+
+# Apps send the same few headers over and over: each (name, value) pair is
+# checked and encoded once, then found here. Bounded, so that values that
+# change with every response (Content-Length, ETag) cannot grow it forever.
+_checked_headers: dict[tuple, tuple[bytes, int, int]] = {}
+_checked_statuses: dict[str, tuple[int, bytes]] = {}
+_CACHE_LIMIT = 4096
 
 
 class AppError(Exception):
     """The app broke a PEP 3333 rule; the response becomes a 500."""
 
 
-def _header_name(name) -> tuple[str, bytes]:
-    known = _header_names.get(name)
-    if known is not None:
-        return known
+def _check_status(status) -> tuple[int, bytes]:
+    if type(status) is not str or not _STATUS(status):
+        raise AppError(f"invalid status {status!r}")
+    checked = (int(status[:3]), status_line(status))
+    if len(_checked_statuses) < _CACHE_LIMIT:
+        _checked_statuses[status] = checked
+    return checked
+
+
+def _check_header(item) -> tuple[bytes, int, int]:
+    """(encoded line, what it means, its number for Content-Length)."""
+    if type(item) is not tuple or len(item) != 2:
+        raise AppError(f"response header must be a (name, value) tuple: {item!r}")
+    name, value = item
     if type(name) is not str or not _TOKEN(name):
         raise AppError(f"invalid response header name {name!r}")
-    known = (name.lower(), name.encode("ascii") + b": ")
-    if len(_header_names) < 1024:
-        _header_names[name] = known
-    return known
+    if type(value) is not str:
+        raise AppError(f"value of response header {name!r} is not a str: {value!r}")
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise AppError(f"response header {name!r} contains a line break or NUL")
+    lowered = name.lower()
+    kind, number = _PLAIN, 0
+    if lowered in _HOP_BY_HOP:
+        if lowered != "connection" or value.strip().lower() != "close":
+            raise AppError(f"hop-by-hop response header {name!r} is the server's to set")
+        kind = _CLOSE
+    elif lowered == "content-length":
+        digits = value.strip(" \t")
+        if not (digits.isascii() and digits.isdigit()):
+            raise AppError(f"invalid Content-Length {value!r}")
+        kind, number = _CONTENT_LENGTH, int(digits)
+    elif lowered == "date":
+        kind = _DATE
+    elif lowered == "server":
+        kind = _SERVER
+    try:
+        line = name.encode("ascii") + b": " + value.encode("latin-1") + b"\r\n"
+    except UnicodeEncodeError:
+        raise AppError(f"response header {name!r} is not latin-1") from None
+    checked = (line, kind, number)
+    if len(_checked_headers) < _CACHE_LIMIT:
+        _checked_headers[item] = checked
+    return checked
 
 
 class ResponseWriter:
@@ -71,6 +111,7 @@ class ResponseWriter:
         "_http11",
         "_send",
         "_sendfile",
+        "_status_line",
         "bytes_sent",
         "complete",
         "head_sent",
@@ -88,6 +129,7 @@ class ResponseWriter:
         self.keep_alive = keep_alive
         self.status: str | None = None
         self.status_code = 0
+        self._status_line = b""
         self.headers: list = []
         self._head: bytes | None = None
         self.head_sent = False
@@ -108,12 +150,15 @@ class ResponseWriter:
                 exc_info = None
         elif self.status is not None:
             raise AppError("start_response() called a second time without exc_info")
-        if type(status) is not str or not _STATUS(status):
-            raise AppError(f"invalid status {status!r}")
+        try:
+            code, line = _checked_statuses[status]
+        except (KeyError, TypeError):
+            code, line = _check_status(status)
         if type(headers) is not list:
             raise AppError(f"response headers must be a list, got {type(headers).__name__}")
         self.status = status
-        self.status_code = int(status[:3])
+        self.status_code = code
+        self._status_line = line
         self.headers = headers
         self._head = None
         return self.write
@@ -133,39 +178,28 @@ class ResponseWriter:
         code = self.status_code
         self._chunked = False
         self._body_allowed = not (self._head_request or code < 200 or code in (204, 304))
-        parts = [status_line(self.status)]
+        parts = [self._status_line]
         append = parts.append
         has_date = has_server = False
         content_length = None
         for item in self.headers:
-            if type(item) is not tuple or len(item) != 2:
-                raise AppError(f"response header must be a (name, value) tuple: {item!r}")
-            name, value = item
-            lowered, name_bytes = _header_name(name)
-            if type(value) is not str:
-                raise AppError(f"value of response header {name!r} is not a str: {value!r}")
-            if "\n" in value or "\r" in value or "\0" in value:
-                raise AppError(f"response header {name!r} contains a line break or NUL")
-            if lowered in _HOP_BY_HOP:
-                if lowered == "connection" and value.strip().lower() == "close":
+            try:
+                line, kind, number = _checked_headers[item]
+            except (KeyError, TypeError):
+                line, kind, number = _check_header(item)
+            if kind:
+                if kind == _CONTENT_LENGTH:
+                    if content_length is not None:
+                        raise AppError("more than one Content-Length response header")
+                    content_length = number
+                elif kind == _DATE:
+                    has_date = True
+                elif kind == _SERVER:
+                    has_server = True
+                else:  # Connection: close, the one hop-by-hop header an app may ask for
                     self.keep_alive = False
                     continue
-                raise AppError(f"hop-by-hop response header {name!r} is the server's to set")
-            if lowered == "content-length":
-                digits = value.strip(" \t")
-                if not (digits.isascii() and digits.isdigit()):
-                    raise AppError(f"invalid Content-Length {value!r}")
-                if content_length is not None:
-                    raise AppError("more than one Content-Length response header")
-                content_length = int(digits)
-            elif lowered == "date":
-                has_date = True
-            elif lowered == "server":
-                has_server = True
-            try:
-                append(name_bytes + value.encode("latin-1") + b"\r\n")
-            except UnicodeEncodeError:
-                raise AppError(f"response header {name!r} is not latin-1") from None
+            append(line)
         if not has_date:
             append(date_header())
         if not has_server:
@@ -213,6 +247,13 @@ class ResponseWriter:
 
     def finish(self, result) -> None:
         """Send the result; call only after the app returned it."""
+        if type(result) is list and len(result) == 1 and self._head is None:
+            body = result[0]
+            if type(body) is bytes and self.status is not None:
+                # The common `return [body]`: its length is known, one send.
+                self._write_body(body, len(body))
+                self._end()
+                return
         if (
             type(result) is FileWrapper
             and self._sendfile is not None
