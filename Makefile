@@ -28,6 +28,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
 	$(BIN)/ruff format src tests bench examples
 
+docs: $(STAMP)
+	$(BIN)/python -m glade.config.docs docs/settings.md
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.server import GladeServer  # noqa: E402
+from support.server import GladeServer
 
 
 @pytest.fixture

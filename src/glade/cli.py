@@ -2,25 +2,63 @@
 
 The flags are generated from the settings table, grouped by its sections;
 gunicorn's flag names are used wherever gunicorn has the same setting.
+`GLADE_CMD_ARGS` is parsed by the same parser and ranks between the
+environment and the command line.
+
+Exit status: 2 for a usage or config error (one `glade: error:` line, no
+traceback); `--check-config` exits 0 when the config and the app load, 1
+when they do not.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
+import socket
 import sys
 
 from glade import __version__
 from glade.config import SETTINGS, ConfigError, load_config
-from glade.config.settings import SECTIONS
+from glade.config.loader import CMD_ARGS_VAR, Config, Given, show
+from glade.config.settings import NOT_YET, SECTIONS, format_default
 
 EXIT_USAGE = 2
+EXIT_CHECK_FAILED = 1
+
+
+class UsageError(Exception):
+    """A command line argparse refuses; str() is argparse's message."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"glade: error: {message}\n")
+        # Raised, not exited: the same parser reads GLADE_CMD_ARGS, whose
+        # errors must say they come from there.
+        raise UsageError(message)
+
+
+class _Given(argparse.Action):
+    """Stores `Given(value, flag)`, so errors and --print-config name the flag used."""
+
+    def __init__(self, option_strings, dest, switch=False, append=False, **kwargs):
+        self.switch = switch
+        self.append = append
+        if switch:
+            kwargs["nargs"] = 0
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        value = True if self.switch else values
+        if self.append:
+            previous = getattr(namespace, self.dest, None)
+            value = [*(previous.value if previous else []), values]
+        flag = option_string or ""
+        long_flags = [f for f in self.option_strings if f.startswith("--")]
+        if flag and not flag.startswith("--") and long_flags:
+            flag = f"{flag}/{long_flags[0]}"  # what was typed, and the name to look up
+        setattr(namespace, self.dest, Given(value, flag))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,86 +66,127 @@ def build_parser() -> argparse.ArgumentParser:
         prog="glade",
         usage="glade [OPTIONS] MODULE:APP",
         description="Serve a WSGI app with pre-forked gevent (or sync) workers.",
-        epilog="Every setting can also come from a config file (-c) or a "
-        "GLADE_<SETTING> environment variable; see docs/settings.md.",
+        epilog="Every setting can also come from a config file (-c), a "
+        "GLADE_<SETTING> environment variable, or GLADE_CMD_ARGS; "
+        "see docs/settings.md.",
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=34),
     )
     parser.add_argument(
         "wsgi_app",
         nargs="?",
+        action=_Given,
         metavar="MODULE:APP",
         default=argparse.SUPPRESS,
         help="the WSGI app, like myproject.wsgi:application or app:create_app()",
     )
     parser.add_argument("--version", action="version", version=f"glade {__version__}")
-    parser.add_argument(
-        "-c",
-        "--config",
-        metavar="FILE",
-        default=None,
-        help="a config file: Python (like gunicorn.conf.py) or TOML",
-    )
-    parser.add_argument(
-        "--check-config",
-        action="store_true",
-        help="load the config and the app, report problems, exit 0 or 1",
-    )
-    parser.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print every setting's value and where it came from, then exit",
-    )
-    groups = {section: parser.add_argument_group(section) for section in SECTIONS}
-    for setting in SETTINGS:
-        if not setting.flags:
-            continue
-        group = groups[setting.section]
-        kwargs = {
-            "dest": setting.name,
-            "default": argparse.SUPPRESS,
-            "help": _plain(setting.doc),
-        }
-        if setting.is_switch:
-            kwargs["action"] = "store_true"
-        else:
-            kwargs["metavar"] = setting.metavar
-            if setting.multiple:
-                kwargs["action"] = "append"
-        group.add_argument(*setting.flags, **kwargs)
+    for section in SECTIONS:
+        members = [s for s in SETTINGS if s.section == section]
+        group = parser.add_argument_group(section, _section_note(members))
+        for setting in members:
+            if not setting.flags:
+                continue
+            kwargs = {"dest": setting.name, "default": argparse.SUPPRESS, "help": _help(setting)}
+            if setting.is_switch:
+                kwargs["switch"] = True
+            else:
+                kwargs["metavar"] = setting.metavar
+                kwargs["append"] = setting.multiple
+            group.add_argument(*setting.flags, action=_Given, **kwargs)
+            if setting.gunicorn_flags:
+                kwargs["help"] = argparse.SUPPRESS
+                group.add_argument(*setting.gunicorn_flags, action=_Given, **kwargs)
     return parser
 
 
-def _plain(doc: str) -> str:
-    return doc.replace("`", "").replace("%", "%%")
+def _section_note(members) -> str | None:
+    hooks = [s for s in members if s.hook_args is not None]
+    if hooks:
+        calls = ", ".join(f"{s.name}({', '.join(s.hook_args)})" for s in hooks)
+        return f"Functions defined in a config file: {calls}."
+    file_only = [s.name for s in members if not s.flags and s.in_file and s.name != "wsgi_app"]
+    if file_only:
+        return "Set in a config file or the environment only: " + ", ".join(file_only) + "."
+    return None
 
 
-def parse_args(argv: list[str]):
-    parser = build_parser()
-    namespace = parser.parse_args(argv)
-    options = vars(namespace)
-    config_path = options.pop("config")
-    check_config = options.pop("check_config")
-    print_config = options.pop("print_config")
-    return options, config_path, check_config, print_config
+def _help(setting) -> str:
+    text = re.split(r"(?<=\.)\s+", setting.doc.replace("`", ""), maxsplit=1)[0]
+    default = format_default(setting)
+    if not setting.is_switch and default not in ("none", '""', "{}"):
+        text += f" [default: {default}]"
+    if setting.unsupported == NOT_YET:
+        text += " [not supported yet: ignored with a warning]"
+    elif setting.unsupported:
+        text += " [ignored with a warning]"
+    return text.replace("%", "%%")
+
+
+def parse_args(argv: list[str]) -> dict[str, Given]:
+    """Setting name -> Given(value, flag), for the flags present in argv."""
+    return vars(build_parser().parse_args(argv))
+
+
+def load(argv: list[str], environ=None, cwd: str | None = None) -> Config:
+    """Every source, merged: the Config the master runs with.
+
+    Raises UsageError (bad argv) or ConfigError (anything else); a reload
+    can call it again with ``cfg.argv``.
+    """
+    environ = os.environ if environ is None else environ
+    given = parse_args(argv)
+    cmd_args = _parse_cmd_args(environ.get(CMD_ARGS_VAR, ""))
+    cfg = load_config(given, cmd_args=cmd_args, environ=environ, cwd=cwd)
+    cfg.argv = list(argv)
+    return cfg
+
+
+def _parse_cmd_args(text: str) -> dict[str, Given]:
+    if not text.strip():
+        return {}
+    try:
+        return parse_args(shlex.split(text))
+    except (ValueError, UsageError) as error:
+        raise ConfigError(f"env {CMD_ARGS_VAR} is {text!r}; {error}") from None
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    options, config_path, check_config, print_config = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    checking = "--check-config" in argv or "--check-config" in os.environ.get(CMD_ARGS_VAR, "")
     try:
-        cfg = load_config(options, config_path, os.environ)
-    except ConfigError as error:
+        cfg = load(argv)
+    except UsageError as error:
+        build_parser().print_usage(sys.stderr)
         sys.exit(_fail(str(error), EXIT_USAGE))
-    if print_config:
-        for name, value, source in cfg.items():
-            print(f"{name} = {value!r}  ({source})")
+    except ConfigError as error:
+        sys.exit(_fail(str(error), EXIT_CHECK_FAILED if checking else EXIT_USAGE))
+    for warning in cfg.warnings:
+        print(f"glade: warning: {warning}", file=sys.stderr)
+    if cfg.print_config:
+        print(format_config(cfg))
         sys.exit(0)
     if not cfg.wsgi_app:
-        sys.exit(_fail("no app given: glade [OPTIONS] MODULE:APP (see glade --help)", EXIT_USAGE))
-    if check_config:
+        message = "no app given: glade [OPTIONS] MODULE:APP (see glade --help)"
+        sys.exit(_fail(message, EXIT_CHECK_FAILED if cfg.check_config else EXIT_USAGE))
+    if cfg.check_config:
         sys.exit(_check(cfg))
     from glade.supervisor.master import Master
 
-    sys.exit(Master(cfg).run())
+    sys.exit(Master(cfg, reload_config=_reloader(argv, os.getcwd()), argv=argv).run())
+
+
+def _reloader(argv: list[str], cwd: str):
+    """SIGHUP: the same sources read again (the config file re-run)."""
+
+    def reload() -> Config:
+        from glade.logging import error_log
+
+        cfg = load(argv, cwd=cwd)
+        for warning in cfg.warnings:
+            error_log.warning("%s", warning)
+        return cfg
+
+    return reload
 
 
 def _fail(message: str, code: int) -> int:
@@ -115,8 +194,79 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _check(cfg) -> int:
-    """Load the app the way a worker would, without serving."""
+def format_config(cfg: Config) -> str:
+    """--print-config: every setting as `name = value  # source`, by section."""
+    lines: list[str] = []
+    for section in SECTIONS:
+        members = [s for s in SETTINGS if s.section == section and not s.is_action]
+        if not members:
+            continue
+        lines.append(f"# -- {section}")
+        for setting in members:
+            value = getattr(cfg, setting.name)
+            source = cfg.source_of(setting.name)
+            note = ""
+            if setting.unsupported and value != setting.default:
+                note = (
+                    " (not supported yet: ignored)"
+                    if setting.unsupported == NOT_YET
+                    else " (ignored)"
+                )
+            lines.append(f"{setting.name} = {show(value)}".ljust(44) + f"  # {source}{note}")
+    return "\n".join(lines)
+
+
+# -- --check-config -----------------------------------------------------------
+
+
+def _check(cfg: Config) -> int:
+    """What would stop the server from starting, found without serving."""
+    problems = _check_paths(cfg) + _check_binds(cfg)
+    if not cfg.chdir or os.path.isdir(cfg.chdir):
+        problems += _check_app(cfg)  # last: it changes directory (chdir)
+    for problem in problems:
+        print(f"glade: error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_CHECK_FAILED
+    print(
+        f"glade: config and app OK: {cfg.wsgi_app}, {cfg.workers} {cfg.worker_class} "
+        f"worker{'s' * (cfg.workers != 1)} on {', '.join(cfg.bind)}"
+    )
+    return 0
+
+
+def _check_paths(cfg: Config) -> list[str]:
+    problems = []
+    if cfg.chdir and not os.path.isdir(cfg.chdir):
+        problems.append(_problem(cfg, "chdir", "expected an existing directory"))
+    for name in ("errorlog", "accesslog"):
+        target = getattr(cfg, name)
+        if target and target != "-":
+            directory = os.path.dirname(os.path.abspath(target))
+            if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+                problems.append(_problem(cfg, name, "expected a file in a writable directory"))
+    return problems
+
+
+def _check_binds(cfg: Config) -> list[str]:
+    from glade.supervisor.sockets import parse_address
+
+    problems = []
+    for text in cfg.bind:
+        address = parse_address(text)
+        if address.family == socket.AF_UNIX:
+            if not os.path.isdir(os.path.dirname(os.path.abspath(address.host))):
+                problems.append(_problem(cfg, "bind", f"{text}: the directory does not exist"))
+            continue
+        try:
+            socket.getaddrinfo(address.host, address.port, address.family, socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            problems.append(_problem(cfg, "bind", f"{text}: cannot resolve the host ({error})"))
+    return problems
+
+
+def _check_app(cfg: Config) -> list[str]:
+    """Load the app the way a worker would."""
     from glade.app import AppImportError, import_app, prepare_path
 
     if cfg.worker_class == "gevent":
@@ -127,8 +277,12 @@ def _check(cfg) -> int:
         prepare_path(cfg.chdir, cfg.pythonpath)
         import_app(cfg.wsgi_app)
     except AppImportError as error:
-        return _fail(str(error), 1)
+        return [str(error)]
     except Exception as error:
-        return _fail(f"the app failed to load: {type(error).__name__}: {error}", 1)
-    print("glade: config and app OK")
-    return 0
+        return [f"the app failed to load: {type(error).__name__}: {error}"]
+    return []
+
+
+def _problem(cfg: Config, name: str, expected: str) -> str:
+    value = getattr(cfg, name)
+    return f"setting {name!r} (from {cfg.source_of(name)}) is {show(value)}; {expected}"

@@ -1,11 +1,21 @@
 """Server hooks with gunicorn's names and call signatures.
 
-A hook is a setting whose value is a callable (usually defined in the
-config file). `call_hook` runs it and logs an exception with the hook's
-name instead of letting it take the server down.
+A hook is a setting whose value is a callable (usually a function in the
+config file; the settings table lists them with their arguments and checks
+each one's signature when the config loads). `call_hook` runs it; an
+exception is logged with the hook's name and where it was raised, and the
+server goes on. Only on_starting and when_ready are fatal: a server whose
+startup hooks failed must not start half-prepared.
+
+The objects hooks receive, with the attributes gunicorn's hooks use:
+- server (the master): ``log``, ``cfg``, ``pid``, ``num_workers``;
+- worker: ``pid``, ``age``, ``log``, ``cfg``, ``alive``.
 """
 
 from __future__ import annotations
+
+import os
+import traceback
 
 from glade.logging import error_log
 
@@ -24,6 +34,28 @@ def call_hook(cfg, name: str, *args) -> None:
     try:
         hook(*args)
     except Exception as error:
+        where = _raised_at(error)
         if name in FATAL_HOOKS:
-            raise HookFailed(f"the {name} hook failed: {type(error).__name__}: {error}") from error
-        error_log.error("The %s hook failed", name, exc_info=True)
+            raise HookFailed(
+                f"the {name} hook failed{where}: {type(error).__name__}: {error}"
+            ) from error
+        # The hook's own traceback (without this frame): a bug in the config
+        # file, which its author needs to see.
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__.tb_next))
+        error_log.error("The %s hook failed%s:\n%s", name, where, trace.rstrip())
+
+
+def _raised_at(error: BaseException) -> str:
+    """' at FILE:LINE' of the innermost frame of the hook's own code."""
+    trace = error.__traceback__.tb_next if error.__traceback__ else None
+    if trace is None:
+        return ""
+    first_file = trace.tb_frame.f_code.co_filename
+    line = trace.tb_lineno
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == first_file:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    relative = os.path.relpath(first_file) if os.path.isabs(first_file) else first_file
+    shown = first_file if relative.startswith("..") else relative
+    return f" at {shown}:{line}"

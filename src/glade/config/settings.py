@@ -5,23 +5,43 @@ also the config-file key), command-line flags, environment variable, type,
 default, validation and documentation. The CLI parser, the environment and
 file loaders, ``--print-config`` and docs/settings.md are all generated from
 this table, so a setting cannot exist in one place and be missing in another.
+
+Rules of the table:
+- A parser takes a str (from the CLI or the environment) or a Python value
+  (from a file) and returns the value, or raises SettingError whose message
+  says what is expected ("expected an integer >= 1"); the loader adds the
+  setting, the value and where it came from.
+- A setting with ``unsupported`` set is accepted, so that gunicorn config
+  files keep working, but not implemented: setting it to anything other than
+  its default gets one warning line, never silence and never a crash.
+- Hooks are settings too: file-only, no flag, no environment variable.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
+import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SECTIONS = (
+    "Config",
     "Server socket",
     "Worker processes",
     "Timeouts",
     "Request limits",
     "Application",
+    "Proxies and TLS",
+    "Process",
     "Logging",
+    "Server hooks",
 )
+
+NOT_YET = "is not supported yet and is ignored"
 
 
 class SettingError(ValueError):
@@ -37,92 +57,151 @@ class Setting:
     default: Any
     doc: str
     metavar: str | None = None
-    multiple: bool = False
-    is_switch: bool = False
-    cli_only: bool = False
-    extra: dict = field(default_factory=dict)
+    multiple: bool = False  # the flag may repeat; each use adds one value
+    is_switch: bool = False  # a flag without a value
+    in_file: bool = True  # may be set in a config file
+    in_env: bool = True  # may be set by GLADE_<NAME>
+    env_aliases: tuple[str, ...] = ()  # conventional variables, below GLADE_<NAME>
+    unsupported: str | None = None  # accepted, ignored with this warning
+    hook_args: tuple[str, ...] | None = None  # for hooks: gunicorn's arguments
+    gunicorn_flags: tuple[str, ...] = ()  # gunicorn's spelling, accepted, not in --help
 
     @property
-    def env_var(self) -> str:
-        return "GLADE_" + self.name.upper()
+    def env_var(self) -> str | None:
+        return "GLADE_" + self.name.upper() if self.in_env else None
+
+    @property
+    def is_action(self) -> bool:
+        """A command (like --print-config), not a value the server uses."""
+        return not self.in_file and not self.in_env
+
+    @property
+    def expects(self) -> str:
+        return getattr(self.parse, "expects", "")
 
 
-# -- value parsers: each takes a str (CLI, env) or a Python value (files) ----
+def _expects(text: str):
+    """Attach the human description of accepted values to a parser."""
+
+    def decorate(parse):
+        parse.expects = text
+        return parse
+
+    return decorate
+
+
+# -- value parsers ------------------------------------------------------------
 
 
 def _integer(minimum: int) -> Callable[[Any], int]:
+    expected = f"expected an integer >= {minimum}"
+
+    @_expects(f"an integer >= {minimum}")
     def parse(value: Any) -> int:
         if isinstance(value, bool):
-            raise SettingError(f"expected an integer >= {minimum}, got {value!r}")
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise SettingError(f"expected an integer >= {minimum}, got {value!r}") from None
-        if number < minimum:
-            raise SettingError(f"expected an integer >= {minimum}, got {value!r}")
-        return number
+            raise SettingError(expected)
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise SettingError(expected)
+            value = int(value)
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = int(text, 0)  # 0x1000 as in gunicorn
+            except ValueError:
+                try:
+                    value = int(text)  # and 010 as people mean it
+                except ValueError:
+                    raise SettingError(expected) from None
+        if not isinstance(value, int) or value < minimum:
+            raise SettingError(expected)
+        return value
 
-    parse.expects = f"an integer >= {minimum}"
     return parse
 
 
+@_expects("a number of seconds >= 0")
 def _seconds(value: Any) -> float:
-    if isinstance(value, bool):
-        raise SettingError(f"expected a number of seconds >= 0, got {value!r}")
+    expected = "expected a number of seconds >= 0"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SettingError(expected)
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise SettingError(f"expected a number of seconds >= 0, got {value!r}") from None
-    if number < 0 or number != number:
-        raise SettingError(f"expected a number of seconds >= 0, got {value!r}")
+    except ValueError:
+        raise SettingError(expected) from None
+    if not number >= 0 or number == float("inf"):
+        raise SettingError(expected)
     return number
 
 
+@_expects("true or false")
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise SettingError(f"expected true or false, got {value!r}")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+    raise SettingError("expected true or false")
 
 
+@_expects("a string, or none")
 def _optional_text(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise SettingError(f"expected a string, got {value!r}")
+        raise SettingError("expected a string")
     return value or None
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise SettingError(f"expected a string, got {value!r}")
+@_expects("a file path, or - for stderr")
+def _error_log_target(value: Any) -> str:
+    if value is None:
+        return "-"
+    if not isinstance(value, str) or not value:
+        raise SettingError("expected a file path, or - for stderr")
     return value
 
 
+@_expects("a string")
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise SettingError("expected a string")
+    return value
+
+
+@_expects("a list of strings (comma-separated on the command line)")
 def _text_list(value: Any) -> list[str]:
     """A list from a file, or a comma-separated string from the CLI or env."""
+    if value is None:
+        return []
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return list(value)
-    raise SettingError(f"expected a list of strings, got {value!r}")
+    raise SettingError("expected a list of strings, or one comma-separated string")
 
 
+@_expects("an address like 127.0.0.1:8000, [::1]:8000 or unix:/run/app.sock, or a list of them")
 def _bind_list(value: Any) -> list[str]:
     from glade.supervisor.sockets import parse_address
 
-    addresses = [value] if isinstance(value, str) else value
-    if not isinstance(addresses, (list, tuple)) or not addresses:
-        raise SettingError(f"expected an address like 127.0.0.1:8000, got {value!r}")
+    expected = "expected an address like 127.0.0.1:8000, [::1]:8000 or unix:PATH"
+    if isinstance(value, str):
+        addresses = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, (list, tuple)):
+        addresses = list(value)
+    else:
+        raise SettingError(expected)
+    if not addresses:
+        raise SettingError(expected)
     for address in addresses:
-        if not isinstance(address, str):
-            raise SettingError(f"expected an address like 127.0.0.1:8000, got {address!r}")
-        parse_address(address)
-    return list(addresses)
+        if not isinstance(address, str) or not address.strip():
+            raise SettingError(expected)
+        parse_address(address.strip())
+    return [address.strip() for address in addresses]
 
 
 _WORKER_CLASSES = {
@@ -136,35 +215,264 @@ _WORKER_CLASSES = {
     "glade.contrib.gunicorn.geventworker": "gevent",
 }
 
+# gunicorn workers Glade does not have, and what to use instead.
+_OTHER_WORKERS = {
+    "gthread": "gevent serves many connections per worker without threads",
+    "gunicorn.workers.gthread.threadworker": "gevent serves many connections per worker",
+    "eventlet": "gevent is the green-thread worker Glade has",
+    "gunicorn.workers.geventlet.eventletworker": "gevent is the green-thread worker Glade has",
+    "tornado": "Glade serves WSGI apps only",
+    "uvicorn.workers.uvicornworker": "Glade serves WSGI apps only; run an ASGI app with uvicorn",
+}
 
+
+@_expects("gevent or sync (or gunicorn's class path for either)")
 def _worker_class(value: Any) -> str:
-    if isinstance(value, str) and value.strip().lower() in _WORKER_CLASSES:
-        return _WORKER_CLASSES[value.strip().lower()]
-    raise SettingError(f"expected 'gevent' or 'sync', got {value!r}")
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in _WORKER_CLASSES:
+        return _WORKER_CLASSES[text]
+    hint = _OTHER_WORKERS.get(text or "")
+    raise SettingError("expected gevent or sync" + (f" ({hint})" if hint else ""))
 
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
+@_expects("debug, info, warning, error or critical")
 def _log_level(value: Any) -> str:
-    if isinstance(value, str) and value.strip().lower() in _LOG_LEVELS:
-        return value.strip().lower()
-    raise SettingError(f"expected one of {', '.join(_LOG_LEVELS)}, got {value!r}")
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text == "warn":
+        text = "warning"
+    if text in _LOG_LEVELS:
+        return text
+    raise SettingError("expected one of debug, info, warning, error, critical")
 
 
 _SCRIPT_NAME = re.compile(r"^(/[^/?#]+)*$")
 
 
+@_expects("a path prefix like /app, or empty")
 def _script_name(value: Any) -> str:
     text = _text(value).rstrip("/")
     if not _SCRIPT_NAME.match(text):
-        raise SettingError(f"expected a path prefix like /app (or empty), got {value!r}")
+        raise SettingError("expected a path prefix like /app, or empty")
     return text
 
 
-# -- the table ---------------------------------------------------------------
+@_expects("false (Glade runs in the foreground)")
+def _daemon(value: Any) -> bool:
+    if _boolean(value):
+        raise SettingError(
+            "expected false: Glade does not daemonize; run it in the foreground "
+            "and let systemd (or a container runtime, or supervisord) keep it running"
+        )
+    return False
+
+
+@_expects("a list of NAME=VALUE strings")
+def _raw_env(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, str) and "=" in item for item in items
+    ):
+        raise SettingError("expected a list of NAME=VALUE strings")
+    return list(items)
+
+
+@_expects("a user name or id, or none")
+def _user_or_group(value: Any) -> str | int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        return int(text) if text.isdigit() else text
+    raise SettingError("expected a name or a numeric id")
+
+
+@_expects("an integer like 0o022")
+def _umask(value: Any) -> int:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text, 0)
+        except ValueError:
+            try:
+                value = int(text, 8)
+            except ValueError:
+                raise SettingError("expected an octal integer like 0o022") from None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+        raise SettingError("expected an octal integer like 0o022 (0 to 0o777)")
+    return value
+
+
+@_expects("a dict (JSON in the environment)")
+def _dict(value: Any) -> dict:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SettingError("expected a dict (a JSON object in the environment)") from None
+    if not isinstance(value, dict):
+        raise SettingError("expected a dict")
+    return value
+
+
+@_expects("a dict of header name to value, like {'X-FORWARDED-PROTO': 'https'}")
+def _header_dict(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            value = _dict(text)
+        else:
+            value = dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise SettingError("expected a dict of header to value, like {'X-FORWARDED-SSL': 'on'}")
+    return {key.strip().upper(): val.strip() for key, val in value.items()}
+
+
+_PROXY_PROTOCOL = ("off", "v1", "v2", "auto")
+
+
+@_expects("off, v1, v2 or auto")
+def _proxy_protocol(value: Any) -> str:
+    if isinstance(value, bool):
+        return "auto" if value else "off"
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in ("true", "1", "yes", "on"):
+        return "auto"
+    if text in ("false", "0", "no", ""):
+        return "off"
+    if text in _PROXY_PROTOCOL:
+        return text
+    raise SettingError("expected off, v1, v2 or auto")
+
+
+def _import_callable(path: str):
+    module_name, sep, attribute = path.partition(":")
+    if not sep:
+        module_name, _, attribute = path.rpartition(".")
+    if not module_name or not attribute:
+        raise SettingError("expected a function, or an import path like myapp.hooks.on_starting")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except ImportError as error:
+        raise SettingError(f"cannot import {module_name!r}: {error}") from None
+    except AttributeError:
+        raise SettingError(f"{module_name!r} has no {attribute!r}") from None
+
+
+def _accepts(function, count: int) -> bool:
+    try:
+        inspect.signature(function).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature (some builtins): trust it
+        return True
+    return True
+
+
+def _hook(*args: str):
+    expected = f"a function taking {len(args)} argument{'s' * (len(args) != 1)} ({', '.join(args)})"
+
+    @_expects(expected + ", or an import path to one")
+    def parse(value: Any):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = _import_callable(value)
+        if not callable(value) or not _accepts(value, len(args)):
+            raise SettingError("expected " + expected)
+        return value
+
+    return parse
+
+
+@_expects("a function taking 2, 3 or 4 arguments (worker, req, environ, resp)")
+def _post_request_hook(value: Any):
+    """gunicorn calls post_request with 2, 3 or 4 arguments, depending on the
+    hook's own signature; the result here is always called with all four."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = _import_callable(value)
+    if callable(value):
+        for count in (4, 3, 2):
+            if _accepts(value, count):
+                if count == 4:
+                    return value
+                return _first_args(value, count)
+    raise SettingError(
+        "expected a function taking 2, 3 or 4 arguments (worker, req, environ, resp)"
+    )
+
+
+def _first_args(function, count: int):
+    @functools.wraps(function)
+    def call(*args):
+        return function(*args[:count])
+
+    return call
+
+
+# -- the table ------------------------------------------------------------------
+
+
+def hook(name: str, args: tuple[str, ...], doc: str, parse=None) -> Setting:
+    return Setting(
+        name,
+        "Server hooks",
+        (),
+        parse or _hook(*args),
+        None,
+        doc,
+        in_env=False,
+        hook_args=args,
+    )
+
 
 SETTINGS: tuple[Setting, ...] = (
+    # -- Config ---------------------------------------------------------------
+    Setting(
+        "config",
+        "Config",
+        ("-c", "--config"),
+        _optional_text,
+        None,
+        "The config file: a Python file whose module-level names are settings "
+        "(like gunicorn's `gunicorn.conf.py`), `python:MODULE` to import one, or "
+        "a TOML file (`glade.toml`, or the `[tool.glade]` table of "
+        "`pyproject.toml`). Without it, the first of `glade.conf.py`, `glade.toml` "
+        "and a `pyproject.toml` with a `[tool.glade]` table found in the working "
+        "directory is used.",
+        metavar="FILE",
+        in_file=False,
+    ),
+    Setting(
+        "check_config",
+        "Config",
+        ("--check-config",),
+        _boolean,
+        False,
+        "Load the config and the app, report problems, and exit 0 (all good) or 1 without serving.",
+        is_switch=True,
+        in_file=False,
+        in_env=False,
+    ),
+    Setting(
+        "print_config",
+        "Config",
+        ("--print-config",),
+        _boolean,
+        False,
+        "Print the effective value of every setting and where it came from "
+        "(default, file and line, environment variable or flag), then exit.",
+        is_switch=True,
+        in_file=False,
+        in_env=False,
+    ),
+    # -- Server socket ----------------------------------------------------------
     Setting(
         "bind",
         "Server socket",
@@ -172,7 +480,9 @@ SETTINGS: tuple[Setting, ...] = (
         _bind_list,
         ["127.0.0.1:8000"],
         "Address to listen on: `HOST:PORT`, `[IPV6]:PORT`, or `unix:PATH`. "
-        "Repeat the flag to listen on several addresses.",
+        "Repeat the flag to listen on several addresses. When no source sets "
+        "it and the `PORT` environment variable is set, Glade listens on "
+        "`0.0.0.0:$PORT`.",
         metavar="ADDRESS",
         multiple=True,
     ),
@@ -186,6 +496,17 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="INT",
     ),
     Setting(
+        "reuse_port",
+        "Server socket",
+        ("--reuse-port",),
+        _boolean,
+        False,
+        "Set SO_REUSEPORT on the listening sockets.",
+        is_switch=True,
+        unsupported=NOT_YET,
+    ),
+    # -- Worker processes ---------------------------------------------------------
+    Setting(
         "workers",
         "Worker processes",
         ("-w", "--workers"),
@@ -194,6 +515,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Number of worker processes. Each gevent worker serves many connections "
         "at once; start with one per CPU core.",
         metavar="INT",
+        env_aliases=("WEB_CONCURRENCY",),
     ),
     Setting(
         "worker_class",
@@ -218,6 +540,29 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="INT",
     ),
     Setting(
+        "threads",
+        "Worker processes",
+        ("--threads",),
+        _integer(1),
+        1,
+        "gunicorn's threads per worker. Accepted and ignored: a gevent worker "
+        "runs each connection in a greenlet (see worker_connections).",
+        metavar="INT",
+        unsupported="is ignored: a gevent worker runs each connection in a greenlet "
+        "(see worker_connections)",
+    ),
+    Setting(
+        "block_warn_ms",
+        "Worker processes",
+        ("--block-warn-ms",),
+        _integer(0),
+        500,
+        "Log the stack of the code that keeps a gevent worker's event loop "
+        "from running for longer than this many milliseconds (0: off): "
+        "blocking calls that monkey-patching missed show up here.",
+        metavar="MS",
+    ),
+    Setting(
         "max_requests",
         "Worker processes",
         ("--max-requests",),
@@ -237,6 +582,7 @@ SETTINGS: tuple[Setting, ...] = (
         "not all restart at the same moment.",
         metavar="INT",
     ),
+    # -- Timeouts -------------------------------------------------------------------
     Setting(
         "timeout",
         "Timeouts",
@@ -267,6 +613,17 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="SECONDS",
     ),
     Setting(
+        "shutdown_delay",
+        "Timeouts",
+        ("--shutdown-delay",),
+        _seconds,
+        0.0,
+        "On SIGTERM, keep serving this many seconds before closing the "
+        "listeners and draining, so that a load balancer stops sending new "
+        "requests first (Kubernetes, ECS). Ctrl+C does not wait.",
+        metavar="SECONDS",
+    ),
+    Setting(
         "header_timeout",
         "Timeouts",
         ("--header-timeout",),
@@ -287,6 +644,7 @@ SETTINGS: tuple[Setting, ...] = (
         "app is reading before it gives up on the client.",
         metavar="SECONDS",
     ),
+    # -- Request limits ---------------------------------------------------------------
     Setting(
         "limit_request_line",
         "Request limits",
@@ -313,6 +671,7 @@ SETTINGS: tuple[Setting, ...] = (
         8190,
         "Largest header field (name and value) in bytes (0: no limit); larger gets 431.",
         metavar="BYTES",
+        gunicorn_flags=("--limit-request-field_size",),
     ),
     Setting(
         "limit_request_body",
@@ -324,6 +683,7 @@ SETTINGS: tuple[Setting, ...] = (
         "the app runs (or when a chunked body crosses it).",
         metavar="BYTES",
     ),
+    # -- Application ------------------------------------------------------------------
     Setting(
         "wsgi_app",
         "Application",
@@ -361,12 +721,180 @@ SETTINGS: tuple[Setting, ...] = (
         "The path prefix the app is mounted at (WSGI `SCRIPT_NAME`). Defaults "
         "to the `SCRIPT_NAME` environment variable, as in gunicorn.",
         metavar="PATH",
+        env_aliases=("SCRIPT_NAME",),
     ),
+    Setting(
+        "raw_env",
+        "Application",
+        ("-e", "--env"),
+        _raw_env,
+        [],
+        "Environment variables to set for the app, as `NAME=VALUE`; repeat the flag for more.",
+        metavar="NAME=VALUE",
+        multiple=True,
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "preload_app",
+        "Application",
+        ("--preload",),
+        _boolean,
+        False,
+        "Load the app in the master before forking the workers.",
+        is_switch=True,
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "reload",
+        "Application",
+        ("--reload",),
+        _boolean,
+        False,
+        "Restart the workers when the app's source files change (for development).",
+        is_switch=True,
+        unsupported=NOT_YET,
+    ),
+    # -- Proxies and TLS ----------------------------------------------------------------
+    Setting(
+        "forwarded_allow_ips",
+        "Proxies and TLS",
+        ("--forwarded-allow-ips",),
+        _text_list,
+        ["127.0.0.1", "::1"],
+        "Front-end addresses trusted to set the secure_scheme_headers "
+        "(comma-separated; `*` trusts everyone).",
+        metavar="ADDRESSES",
+        env_aliases=("FORWARDED_ALLOW_IPS",),
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "secure_scheme_headers",
+        "Proxies and TLS",
+        (),
+        _header_dict,
+        {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https", "X-FORWARDED-SSL": "on"},
+        "Headers, and their values, by which a trusted front-end says the "
+        "request came over HTTPS. In the environment: `NAME=VALUE,NAME=VALUE` or JSON.",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "proxy_protocol",
+        "Proxies and TLS",
+        ("--proxy-protocol",),
+        _proxy_protocol,
+        "off",
+        "Accept the PROXY protocol from the front-end: off, v1, v2 or auto.",
+        metavar="MODE",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "proxy_allow_ips",
+        "Proxies and TLS",
+        ("--proxy-allow-from",),
+        _text_list,
+        ["127.0.0.1", "::1"],
+        "Front-end addresses allowed to send the PROXY protocol (comma-separated).",
+        metavar="ADDRESSES",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "certfile",
+        "Proxies and TLS",
+        ("--certfile",),
+        _optional_text,
+        None,
+        "TLS certificate file.",
+        metavar="FILE",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "keyfile",
+        "Proxies and TLS",
+        ("--keyfile",),
+        _optional_text,
+        None,
+        "TLS private key file.",
+        metavar="FILE",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "ca_certs",
+        "Proxies and TLS",
+        ("--ca-certs",),
+        _optional_text,
+        None,
+        "CA certificates file, to verify client certificates.",
+        metavar="FILE",
+        unsupported=NOT_YET,
+    ),
+    # -- Process ------------------------------------------------------------------------
+    Setting(
+        "daemon",
+        "Process",
+        ("-D", "--daemon"),
+        _daemon,
+        False,
+        "Refused: Glade runs in the foreground. Let systemd (or a container "
+        "runtime, or supervisord) run it in the background and restart it.",
+        is_switch=True,
+    ),
+    Setting(
+        "pidfile",
+        "Process",
+        ("-p", "--pid"),
+        _optional_text,
+        None,
+        "Write the master's PID to this file at startup; remove it at exit. "
+        "During a binary upgrade (SIGUSR2) the old master's file is renamed "
+        "with `.oldbin` appended.",
+        metavar="FILE",
+    ),
+    Setting(
+        "user",
+        "Process",
+        ("-u", "--user"),
+        _user_or_group,
+        None,
+        "Switch the workers to this user (name or id).",
+        metavar="USER",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "group",
+        "Process",
+        ("-g", "--group"),
+        _user_or_group,
+        None,
+        "Switch the workers to this group (name or id).",
+        metavar="GROUP",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "umask",
+        "Process",
+        ("-m", "--umask"),
+        _umask,
+        0,
+        "File mode creation mask of the server processes, like 0o022.",
+        metavar="INT",
+        unsupported=NOT_YET,
+    ),
+    Setting(
+        "proc_name",
+        "Process",
+        ("-n", "--name"),
+        _optional_text,
+        None,
+        "Process name shown by ps and top (needs setproctitle).",
+        metavar="NAME",
+        unsupported=NOT_YET,
+    ),
+    # -- Logging ---------------------------------------------------------------------------
     Setting(
         "errorlog",
         "Logging",
         ("--error-logfile", "--log-file"),
-        _text,
+        _error_log_target,
         "-",
         "Where the error log goes: a file path, or `-` for stderr.",
         metavar="FILE",
@@ -404,7 +932,198 @@ SETTINGS: tuple[Setting, ...] = (
         "`%({name}o)s` a response header, `%({name}e)s` an environ value. "
         "Use `json` for one JSON object per line.",
         metavar="FORMAT",
+        gunicorn_flags=("--access-logformat",),
+    ),
+    Setting(
+        "logconfig_dict",
+        "Logging",
+        (),
+        _dict,
+        {},
+        "A `logging.config.dictConfig` dict for the server's loggers (JSON in the environment).",
+        unsupported=NOT_YET,
+    ),
+    # -- Server hooks --------------------------------------------------------------------
+    hook(
+        "on_starting",
+        ("server",),
+        "Called in the master before it binds and forks. An exception stops startup.",
+    ),
+    hook(
+        "on_reload",
+        ("server",),
+        "Called in the master when it reloads (SIGHUP), before the new workers start.",
+    ),
+    hook(
+        "when_ready",
+        ("server",),
+        "Called in the master once the sockets are bound, before the first "
+        "workers start. An exception stops startup.",
+    ),
+    hook(
+        "pre_fork",
+        ("server", "worker"),
+        "Called in the master just before a worker is forked.",
+    ),
+    hook(
+        "post_fork",
+        ("server", "worker"),
+        "Called in the new worker process right after the fork, before it loads the app.",
+    ),
+    hook(
+        "post_worker_init",
+        ("worker",),
+        "Called in the worker once it has loaded the app.",
+    ),
+    hook(
+        "worker_int",
+        ("worker",),
+        "Called in the worker when it is told to stop at once (SIGQUIT).",
+    ),
+    hook(
+        "worker_abort",
+        ("worker",),
+        "Called in the worker when the master aborts it for a missed heartbeat (SIGABRT).",
+    ),
+    hook(
+        "pre_exec",
+        ("server",),
+        "Called in the master before it re-executes itself for a binary upgrade (SIGUSR2).",
+    ),
+    hook(
+        "pre_request",
+        ("worker", "req"),
+        "Called in the worker before the app handles a request.",
+    ),
+    hook(
+        "post_request",
+        ("worker", "req", "environ", "resp"),
+        "Called in the worker after a request; the hook may take only the first "
+        "2 or 3 of the arguments, as in gunicorn.",
+        parse=_post_request_hook,
+    ),
+    hook(
+        "child_exit",
+        ("server", "worker"),
+        "Called in the master after a worker process has exited.",
+    ),
+    hook(
+        "worker_exit",
+        ("server", "worker"),
+        "Called in the worker process just before it exits.",
+    ),
+    hook(
+        "nworkers_changed",
+        ("server", "new_value", "old_value"),
+        "Called in the master when the number of workers changes (SIGTTIN, SIGTTOU).",
+    ),
+    hook(
+        "on_exit",
+        ("server",),
+        "Called in the master just before it exits.",
     ),
 )
 
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+HOOKS: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.hook_args is not None)
+
+# gunicorn settings that Glade does not have, each with the values that mean
+# "as gunicorn's default" (so setting them that way changes nothing and needs
+# no warning). Any other value is reported with one warning line.
+ALWAYS = object()
+GUNICORN_ONLY: dict[str, tuple] = {
+    "reload_engine": ("auto",),
+    "reload_extra_files": ([], ()),
+    "spew": (False,),
+    "sendfile": (None, True),
+    "worker_tmp_dir": (None,),
+    "initgroups": (False,),
+    "tmp_upload_dir": (None,),
+    "disable_redirect_access_to_syslog": (False,),
+    "capture_output": (False,),
+    "logger_class": ("gunicorn.glogging.Logger",),
+    "logconfig": (None,),
+    "logconfig_json": (None,),
+    "syslog_addr": (ALWAYS,),
+    "syslog": (False,),
+    "syslog_prefix": (None,),
+    "syslog_facility": ("user",),
+    "enable_stdio_inheritance": (False,),
+    "statsd_host": (None,),
+    "dogstatsd_tags": ("",),
+    "statsd_prefix": ("",),
+    "enable_backlog_metric": (False,),
+    "default_proc_name": (ALWAYS,),
+    "paste": (None,),
+    "raw_paste_global_conf": ([], ()),
+    "ssl_context": (ALWAYS,),
+    "protocol": ("http",),
+    "uwsgi_allow_ips": (ALWAYS,),
+    "ssl_version": (ALWAYS,),
+    "cert_reqs": (0,),
+    "suppress_ragged_eofs": (True,),
+    "do_handshake_on_connect": (False,),
+    "ciphers": (None,),
+    "http_protocols": ("h1", ["h1"]),
+    "http2_cleartext": ("off", False, None),
+    "http2_max_concurrent_streams": (ALWAYS,),
+    "http2_initial_window_size": (ALWAYS,),
+    "http2_max_frame_size": (ALWAYS,),
+    "http2_max_header_list_size": (ALWAYS,),
+    "permit_obsolete_folding": (False,),
+    "strip_header_spaces": (False,),
+    "permit_unconventional_http_method": (False,),
+    "permit_unconventional_http_version": (False,),
+    "casefold_http_method": (False,),
+    "forwarder_headers": ("SCRIPT_NAME,PATH_INFO",),
+    "header_map": ("drop",),
+    "asgi_loop": ("auto",),
+    "asgi_lifespan": ("auto",),
+    "asgi_disconnect_grace_period": (ALWAYS,),
+    "websocket_max_message_size": (ALWAYS,),
+    "http_parser": ("auto",),
+    "root_path": ("",),
+    "dirty_apps": ([], ()),
+    "dirty_workers": (0,),
+    "dirty_timeout": (ALWAYS,),
+    "dirty_threads": (ALWAYS,),
+    "dirty_graceful_timeout": (ALWAYS,),
+    "on_dirty_starting": (ALWAYS,),
+    "dirty_post_fork": (ALWAYS,),
+    "dirty_worker_init": (ALWAYS,),
+    "dirty_worker_exit": (ALWAYS,),
+    "control_socket": (ALWAYS,),
+    "control_socket_mode": (ALWAYS,),
+    "control_socket_disable": (False,),
+}
+
+# Why a gunicorn-only setting is ignored, when there is more to say than NOT_YET.
+GUNICORN_ONLY_REASONS: dict[str, str] = {
+    "worker_tmp_dir": "is not needed (Glade's heartbeat is a pipe, not a file) and is ignored",
+    "capture_output": NOT_YET,
+}
+
+
+def gunicorn_only_is_default(name: str, value: Any) -> bool:
+    """True when a gunicorn-only setting keeps gunicorn's default behaviour."""
+    harmless = GUNICORN_ONLY[name]
+    return any(option is not ALWAYS and option == value for option in harmless)
+
+
+def format_default(setting: Setting) -> str:
+    """The default as the docs and --help show it."""
+    value = setting.default
+    if setting.hook_args is not None or value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ",".join(value) if value else "none"
+    if isinstance(value, dict):
+        return json.dumps(value) if value else "{}"
+    if value == "":
+        return '""'
+    return str(value)

@@ -428,6 +428,7 @@ class Master:
             os.close(worker.control_fd)
             self._on_worker_exit(worker, status)
             if worker.worker is not None:
+                worker.worker.pid = pid  # in the master it still held the master's pid
                 call_hook(self.cfg, "child_exit", self, worker.worker)
 
     def _on_worker_exit(self, worker: WorkerHandle, status: int) -> None:
