@@ -25,3 +25,4 @@ def glade_server():
     yield start
     for server in started:
         server.stop()
+        server.log_path.unlink(missing_ok=True)

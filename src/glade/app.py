@@ -45,7 +45,9 @@ def import_app(spec: str):
         raise
     app = _evaluate(module, expression, spec)
     if not callable(app):
-        raise AppImportError(f"app {spec!r}: {expression} is a {type(app).__name__}, not callable")
+        kind = type(app).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        raise AppImportError(f"app {spec!r}: {expression} is {article} {kind}, not callable")
     return app
 
 

@@ -6,13 +6,50 @@ from __future__ import annotations
 import json
 import os
 import time
+from urllib.parse import parse_qs
 from wsgiref.validate import validator
+
+# `glade validated:NOT_CALLABLE` must fail with one clear line.
+NOT_CALLABLE = 42
 
 
 def _respond(start_response, status, body, content_type="text/plain", extra=()):
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]
     start_response(status, headers)
     return [body]
+
+
+def _query(environ) -> dict:
+    return {key: values[-1] for key, values in parse_qs(environ["QUERY_STRING"]).items()}
+
+
+class _Closing:
+    """A streamed result that writes a marker file when the server calls close().
+
+    `pieces` pieces of `size` bytes, `delay` seconds apart; `fail_after`
+    pieces in, it raises instead (an error after the head was sent).
+    """
+
+    def __init__(self, marker, pieces=3, size=16, delay=0.0, fail_after=-1):
+        self.marker = marker
+        self.pieces = pieces
+        self.size = size
+        self.delay = delay
+        self.fail_after = fail_after
+
+    def __iter__(self):
+        for index in range(self.pieces):
+            if index == self.fail_after:
+                raise RuntimeError("the app failed in the middle of its response")
+            if index and self.delay:
+                time.sleep(self.delay)
+            yield b"x" * self.size
+
+    def close(self):
+        if self.marker:
+            with open(self.marker + ".tmp", "w") as handle:
+                handle.write("closed")
+            os.replace(self.marker + ".tmp", self.marker)  # appears whole, for a test polling it
 
 
 def _read_all(stream, chunk=65536):
@@ -75,6 +112,30 @@ def app(environ, start_response):
         return _respond(start_response, "200 OK", b"slept")
     if path == "/error":
         raise RuntimeError("the app failed on purpose")
+    if path == "/closing":
+        query = _query(environ)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return _Closing(
+            query.get("marker"),
+            pieces=int(query.get("pieces", "3")),
+            size=int(query.get("size", "16")),
+            delay=float(query.get("delay", "0")),
+            fail_after=int(query.get("fail_after", "-1")),
+        )
+    if path == "/short-body":
+        # The app announces more than it sends: the client must not wait forever.
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
+        return [b"only ten.."]
+    if path == "/write":
+        # The legacy write() callable, then a returned body.
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written, ")
+        return [b"then returned"]
+    if path == "/hop":
+        # A hop-by-hop header is the server's to set: the app may not.
+        name = environ["QUERY_STRING"] or "Upgrade"
+        start_response("200 OK", [("Content-Type", "text/plain"), (name, "websocket")])
+        return [b"should not be sent"]
     if path == "/file":
         filename = os.path.join(os.path.dirname(__file__), "static.txt")
         handle = open(filename, "rb")  # noqa: SIM115 - the server closes it via close()
@@ -86,3 +147,14 @@ def app(environ, start_response):
     if method == "POST" and path == "/ignore-body":
         return _respond(start_response, "200 OK", b"ignored")
     return _respond(start_response, "404 Not Found", b"not found")
+
+
+def create_app(greeting="Hello from a factory"):
+    """`glade "validated:create_app()"`: the app a factory builds."""
+    body = greeting.encode()
+
+    @validator
+    def factory_app(environ, start_response):
+        return _respond(start_response, "200 OK", body)
+
+    return factory_app

@@ -63,7 +63,11 @@ class GladeServer:
         self.pid = self.proc.pid
         self.address: str | None = None
         if wait_ready:
-            self.wait_ready(startup_timeout)
+            try:
+                self.wait_ready(startup_timeout)
+            except BaseException:
+                self.stop()  # nobody else holds this object yet
+                raise
 
     # -- startup ---------------------------------------------------------
 
@@ -96,7 +100,24 @@ class GladeServer:
 
     # -- talking to it ---------------------------------------------------
 
+    @property
+    def unix_path(self) -> str | None:
+        """The socket path when the server listens on `unix:PATH`, else None."""
+        if self.address and self.address.startswith("unix:"):
+            return self.address[len("unix:") :]
+        return None
+
     def connect(self, timeout: float = 10.0) -> socket.socket:
+        path = self.unix_path
+        if path is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(path)
+            except OSError:
+                sock.close()
+                raise
+            return sock
         sock = socket.create_connection((self.host, self.port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
@@ -107,8 +128,26 @@ class GladeServer:
             sock.sendall(data)
             return read_until_close(sock, timeout)
 
-    def output(self) -> str:
-        return self.log_path.read_bytes().decode("utf-8", "replace")
+    def output(self, since: int = 0) -> str:
+        """The server's stdout and stderr so far (from byte offset `since`)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            return log.read().decode("utf-8", "replace")
+
+    def output_size(self) -> int:
+        """A mark for `output(since=...)`: the log's size now."""
+        return self.log_path.stat().st_size
+
+    def wait_for_output(self, text: str, timeout: float = 10.0, since: int = 0) -> str:
+        """Wait until `text` appears in the output; return the output."""
+        deadline = time.monotonic() + timeout
+        while True:
+            output = self.output(since)
+            if text in output:
+                return output
+            if time.monotonic() >= deadline:
+                raise ServerError(f"{text!r} not in the output within {timeout} s:\n{output}")
+            time.sleep(0.02)
 
     def tracebacks(self) -> int:
         return self.output().count(TRACEBACK)
@@ -180,6 +219,90 @@ def read_until_close(sock: socket.socket, timeout: float = 10.0) -> bytes:
             break
         chunks.append(data)
     return b"".join(chunks)
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.02):
+    """Poll `predicate` until it returns something true; that value, or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class RawResponse:
+    """One response parsed off the wire by `split_responses`."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        return f"<RawResponse {self.status} {self.headers!r} {self.body[:80]!r}>"
+
+
+def split_responses(data: bytes, head_request: bool = False) -> list[RawResponse]:
+    """Every complete response in `data`, framed the way a client would."""
+    responses = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            raise AssertionError(f"incomplete response head: {data[:200]!r}")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+        response = RawResponse(status, headers, b"")
+        length = response.header("Content-Length")
+        if head_request or status < 200 or status in (204, 304):
+            body = b""
+        elif (response.header("Transfer-Encoding") or "").lower() == "chunked":
+            body, rest = _dechunk(rest)
+        elif length is not None:
+            body, rest = rest[: int(length)], rest[int(length) :]
+            if len(body) < int(length):
+                raise AssertionError(f"truncated body: {len(body)} of {length} bytes")
+        else:
+            body, rest = rest, b""
+        response.body = body
+        responses.append(response)
+        data = rest
+    return responses
+
+
+def _dechunk(data: bytes) -> tuple[bytes, bytes]:
+    parts = []
+    while True:
+        size_line, sep, data = data.partition(b"\r\n")
+        if not sep:
+            raise AssertionError("truncated chunked body")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            while True:  # trailers, up to the empty line
+                line, sep, data = data.partition(b"\r\n")
+                if not sep:
+                    raise AssertionError("truncated chunked trailer")
+                if not line:
+                    return b"".join(parts), data
+        if len(data) < size + 2:
+            raise AssertionError("truncated chunk")
+        parts.append(data[:size])
+        data = data[size + 2 :]
+
+
+def vm_rss(pid: int) -> int:
+    """Resident memory of a process in bytes, from /proc/PID/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 def read_response(sock: socket.socket, timeout: float = 10.0):

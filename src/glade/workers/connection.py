@@ -18,6 +18,7 @@ from glade.http.errors import HTTPError
 from glade.http.parser import END_OF_MESSAGE, NEED_DATA, Body, Request, RequestParser
 from glade.http.response import CONTINUE_RESPONSE, error_response
 from glade.logging import error_log
+from glade.workers.base import WorkerAborted
 from glade.wsgi.environ import build_environ
 from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter
@@ -33,6 +34,7 @@ _EMPTY_INPUT_PULL = bytes  # bytes() -> b""
 class Connection:
     __slots__ = (
         "_body_failed",
+        "_body_received",
         "_continue_needed",
         "environ_template",
         "idle",
@@ -53,6 +55,7 @@ class Connection:
         self.writer: ResponseWriter | None = None
         self._continue_needed = False
         self._body_failed = False
+        self._body_received = 0
 
     # -- the request loop ------------------------------------------------
 
@@ -112,14 +115,15 @@ class Connection:
                     if parser.dead and not parser.in_message:
                         return
                     continue
-                if not parser.in_message:
-                    head_deadline = None
                 parser.feed(data)
                 continue
             if type(event) is Request:
                 waiting_first = False
                 if not self._handle(event):
                     return
+                # The next head's clock starts when it does: at its first
+                # byte, or now if part of it came with this request.
+                head_deadline = None
             # A stray Body/EndOfMessage cannot happen: _handle consumes them.
 
     def _head_timed_out(self) -> None:
@@ -147,8 +151,9 @@ class Connection:
         """Run the app for one request; True when the connection can be reused."""
         worker = self.worker
         started = time.time() if worker.access_log else 0.0
-        self._continue_needed = request.expect_continue
+        self._continue_needed = request.expect_continue and request.has_body
         self._body_failed = False
+        self._body_received = 0
         if request.has_body:
             wsgi_input = InputStream(self._pull_body)
         else:
@@ -164,24 +169,30 @@ class Connection:
         )
         self.sock.settimeout(worker.body_timeout)
         result = None
+        completed = False
         try:
             result = worker.app(environ, writer.start_response)
+            if request.has_body and not self._rest_of_body_skippable(request, wsgi_input):
+                # This response is the connection's last: say so in its head.
+                writer.keep_alive = False
             writer.finish(result)
+            completed = True
         except ClientDisconnected:
-            return False
+            pass
         except BadRequestBody as error:
             self._fail_request(writer, error.status, error.reason)
-            return False
         except AppError as error:
             error_log.error("%s %s: %s", request.method, _path(environ), error)
             self._fail_request(writer, 500, "")
-            return False
         except Exception:
             error_log.error(
                 "Error handling request %s %s", request.method, _path(environ), exc_info=True
             )
             self._fail_request(writer, 500, "")
-            return False
+        except WorkerAborted:
+            # The worker is stuck here and about to exit; its stack is logged.
+            self._fail_request(writer, 500, "")
+            raise
         finally:
             close = getattr(result, "close", None)
             if close is not None:
@@ -191,7 +202,9 @@ class Connection:
                     error_log.error("Error closing the app's result", exc_info=True)
             self.writer = None
             worker.request_done()
-        if worker.access_log:
+        if worker.access_log and writer.status_code:
+            # Failed requests too: an access log without its 500s and 413s
+            # would hide exactly what an operator looks for.
             worker.access_log.log(
                 environ,
                 writer.status_code,
@@ -199,7 +212,7 @@ class Connection:
                 writer.bytes_sent,
                 time.time() - started,
             )
-        if not writer.keep_alive or self._body_failed:
+        if not completed or not writer.keep_alive or self._body_failed:
             return False
         if request.has_body and not wsgi_input.finished:
             if self._continue_needed:
@@ -210,6 +223,17 @@ class Connection:
             except OSError:
                 return False
         return not worker.draining
+
+    def _rest_of_body_skippable(self, request: Request, wsgi_input: InputStream) -> bool:
+        """When the app has returned: can the body it left unread be drained
+        after the response, so that the connection is reused?"""
+        if wsgi_input.finished:
+            return True
+        if self._continue_needed:
+            return False  # the app never asked for the body: the client will not send it
+        if request.content_length is not None:
+            return request.content_length - self._body_received <= DRAIN_BODY_LIMIT
+        return True  # chunked: its size is unknown until drained
 
     def _fail_request(self, writer: ResponseWriter, status: int, reason: str) -> None:
         writer.keep_alive = False
@@ -238,6 +262,7 @@ class Connection:
                 self._body_failed = True
                 raise BadRequestBody(error.status, error.reason) from None
             if type(event) is Body:
+                self._body_received += len(event.data)
                 return event.data
             if event is END_OF_MESSAGE:
                 return b""

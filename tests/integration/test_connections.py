@@ -1,0 +1,112 @@
+"""Connection reuse: keep-alive, HTTP/1.0, the idle timeout, pipelining."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+
+import pytest
+from support.server import GladeServer, read_response, read_until_close, split_responses
+
+SERVER_ARGS = ("--keep-alive", "1", "--graceful-timeout", "3")
+
+
+@pytest.fixture(scope="module", params=["gevent", "sync"])
+def worker_class(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def server(worker_class):
+    with GladeServer("validated:app", "-k", worker_class, *SERVER_ARGS) as server:
+        yield server
+
+
+# The sync worker closes every connection after one response.
+gevent_only = pytest.mark.parametrize("worker_class", ["gevent"], indirect=True)
+sync_only = pytest.mark.parametrize("worker_class", ["sync"], indirect=True)
+
+
+@gevent_only
+def test_several_requests_share_one_connection(server):
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    ports = set()
+    for index in range(5):
+        connection.request("GET", f"/environ?request={index}")
+        response = connection.getresponse()
+        environ = json.loads(response.read())
+        assert response.status == 200
+        assert response.getheader("Connection") is None
+        assert environ["QUERY_STRING"] == f"request={index}"
+        assert connection.sock is not None, "the server closed a keep-alive connection"
+        ports.add(environ["REMOTE_PORT"])
+    connection.close()
+    assert len(ports) == 1
+
+
+@sync_only
+def test_sync_worker_closes_after_each_response(server):
+    with server.connect(timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        responses = split_responses(read_until_close(sock, timeout=5))
+        assert time.monotonic() - started < 3
+    assert [r.status for r in responses] == [200]
+    assert responses[0].header("Connection") == "close"
+
+
+def test_http10_without_keep_alive_closes(server):
+    with server.connect(timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        started = time.monotonic()
+        data = read_until_close(sock, timeout=5)
+        assert time.monotonic() - started < 0.9, "closed by the idle timeout, not at once"
+    (response,) = split_responses(data)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert response.header("Connection") == "close"
+    assert response.body == b"Hello, World!"
+
+
+@gevent_only
+def test_http10_keep_alive_stays_open(server):
+    with server.connect(timeout=5) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            response, body = read_response(sock, timeout=5)
+            assert response.status == 200
+            assert response.getheader("Connection") == "keep-alive"
+            assert body == b"Hello, World!"
+
+
+@gevent_only
+def test_idle_connection_closed_after_keep_alive_timeout(server):
+    with server.connect(timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        response, body = read_response(sock, timeout=5)
+        assert (response.status, body) == (200, b"Hello, World!")
+        idle_since = time.monotonic()
+        assert read_until_close(sock, timeout=5) == b""
+        idle = time.monotonic() - idle_since
+    assert 0.7 < idle < 2.5, f"the idle connection was closed after {idle:.2f} s"
+
+
+@gevent_only
+def test_pipelined_requests_answered_in_order(server):
+    requests = (
+        b"GET /environ?first HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond"
+        b"GET /environ?third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    with server.connect(timeout=5) as sock:
+        sock.sendall(requests)
+        responses = split_responses(read_until_close(sock, timeout=5))
+    assert [r.status for r in responses] == [200, 200, 200]
+    assert json.loads(responses[0].body)["QUERY_STRING"] == "first"
+    assert responses[1].body == b"second"
+    assert json.loads(responses[2].body)["QUERY_STRING"] == "third"
+    assert responses[2].header("Connection") == "close"
+
+
+def test_no_tracebacks(server):
+    assert server.tracebacks() == 0, server.output()
