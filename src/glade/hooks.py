@@ -59,3 +59,36 @@ def _raised_at(error: BaseException) -> str:
     relative = os.path.relpath(first_file) if os.path.isabs(first_file) else first_file
     shown = first_file if relative.startswith("..") else relative
     return f" at {shown}:{line}"
+
+
+class RequestView:
+    """The `req` that pre_request and post_request hooks get, as gunicorn's.
+
+    Built only when one of those hooks is set, so requests do not pay for it.
+    """
+
+    def __init__(self, request, remote) -> None:
+        target = request.target.decode("latin-1")
+        self.method = request.method
+        self.uri = target
+        self.path, _, self.query = target.partition("?")
+        self.version = tuple(int(part) for part in request.http_version.split("."))
+        self.headers = [
+            (name.decode("latin-1").upper(), value.decode("latin-1"))
+            for name, value in request.headers
+        ]
+        self.remote_addr = remote
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+
+class ResponseView:
+    """The `resp` that post_request hooks get: status, headers, bytes sent."""
+
+    def __init__(self, writer) -> None:
+        self.status = writer.status or ""
+        self.status_code = writer.status_code
+        self.headers = list(writer.headers)
+        self.sent = writer.bytes_sent
+        self.response_length = writer.bytes_sent

@@ -478,20 +478,12 @@ def test_big_file(site):
     site.assert_log_clean()
 
 
-def test_big_file_is_sent_with_os_sendfile(site, request):
+def test_big_file_is_sent_with_os_sendfile(site):
     """With os.sendfile the file never passes through Python: zero bytes read().
 
     The app serves /big from a CountingFile (apps/common.py); /reads
     returns the bytes its worker read through Python so far.
     """
-    if site.worker == "gevent":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="gevent's socket.sendfile() never calls os.sendfile: it reads the "
-                "file in 8 KiB blocks and send()s them (Connection._sendfile)",
-                strict=True,
-            )
-        )
     before = requests.get(f"{site.url}/reads", timeout=TIMEOUT).json()["bytes_read"]
     response = requests.get(f"{site.url}/big", timeout=TIMEOUT)
     assert response.status_code == 200

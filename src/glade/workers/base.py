@@ -56,6 +56,11 @@ class Worker:
         self.body_timeout = cfg.body_timeout or 3600.0
         self.access_log = AccessLog(cfg.access_log_format) if cfg.accesslog else None
         self.can_sendfile = True
+        # How connections bound their waits: socket timeouts, or a sweeper
+        # (see workers/connection.py); the gevent worker sweeps.
+        self.sweeps_deadlines = False
+        self.pre_request = getattr(cfg, "pre_request", None)
+        self.post_request = getattr(cfg, "post_request", None)
         self.app = None
         self.connections: set = set()
         self.requests_served = 0

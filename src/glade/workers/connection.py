@@ -6,20 +6,30 @@ gevent's cooperative socket, under the sync worker a plain blocking one.
 Each connection tells its worker whether it is idle (waiting for the next
 keep-alive request) or busy, so a drain can close idle connections at once
 and let busy ones finish with `Connection: close`.
+
+Timeouts: the sync worker uses socket timeouts. The gevent worker does not:
+a socket timeout makes gevent create and cancel a timer on every wait,
+which costs more than parsing a small request. Instead each connection
+records the moment its current wait must end (`deadline`), and one sweeper
+greenlet per worker shuts down the sockets whose moment has passed, a few
+times a second; the waiting greenlet wakes with an error and reports the
+timeout.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from time import monotonic
 
+from glade.hooks import RequestView, ResponseView, call_hook
 from glade.http.errors import HTTPError
 from glade.http.parser import END_OF_MESSAGE, NEED_DATA, Body, Request, RequestParser
 from glade.http.response import CONTINUE_RESPONSE, error_response
 from glade.logging import error_log
 from glade.workers.base import WorkerAborted
-from glade.wsgi.environ import build_environ
+from glade.wsgi.environ import build_environ, connection_template
 from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter
 
@@ -28,7 +38,9 @@ RECV_SIZE = 65536
 # connection can be reused; a larger one costs a reconnect instead.
 DRAIN_BODY_LIMIT = 256 * 1024
 
-_EMPTY_INPUT_PULL = bytes  # bytes() -> b""
+
+def _no_body() -> bytes:
+    return b""
 
 
 class Connection:
@@ -36,22 +48,28 @@ class Connection:
         "_body_failed",
         "_body_received",
         "_continue_needed",
+        "deadline",
         "environ_template",
+        "expired",
         "idle",
         "parser",
         "remote",
         "sock",
         "worker",
         "writer",
+        "writing",
     )
 
     def __init__(self, sock, remote, worker, environ_template: dict) -> None:
         self.sock = sock
         self.remote = remote
         self.worker = worker
-        self.environ_template = environ_template
+        self.environ_template = connection_template(environ_template, remote)
         self.parser = RequestParser(worker.limits)
         self.idle = False
+        self.deadline = 0.0  # when the current wait must end (0: not waiting)
+        self.writing = False  # the wait is a send
+        self.expired = False
         self.writer: ResponseWriter | None = None
         self._continue_needed = False
         self._body_failed = False
@@ -76,8 +94,7 @@ class Connection:
     def _serve(self, accepted_at: float) -> None:
         worker = self.worker
         parser = self.parser
-        sock = self.sock
-        recv = sock.recv
+        recv = self._recv
         head_deadline: float | None = accepted_at + worker.header_timeout
         waiting_first = True
         while True:
@@ -92,20 +109,16 @@ class Connection:
                 if parser.in_message or waiting_first:
                     if head_deadline is None:
                         head_deadline = monotonic() + worker.header_timeout
-                    timeout = head_deadline - monotonic()
-                    if timeout <= 0:
-                        self._head_timed_out()
-                        return
+                    deadline = head_deadline
                 else:
                     if worker.draining or not worker.keepalive:
                         return
-                    timeout = worker.keepalive
+                    deadline = monotonic() + worker.keepalive
                     self.idle = True
-                sock.settimeout(timeout)
                 try:
-                    data = recv(RECV_SIZE)
+                    data = recv(deadline)
                 except TimeoutError:
-                    if parser.in_message or (waiting_first and not self.idle):
+                    if not self.idle:
                         self._head_timed_out()
                     return
                 finally:
@@ -139,9 +152,9 @@ class Connection:
         error_log.info("refused request from %s: %d %s", _peer(self.remote), status, reason)
 
     def _send_quietly(self, data: bytes) -> None:
+        """A last answer before closing: bounded, and never raises."""
         try:
-            self.sock.settimeout(1.0)
-            self.sock.sendall(data)
+            self._send(data, 1.0)
         except OSError:
             pass
 
@@ -157,9 +170,9 @@ class Connection:
         if request.has_body:
             wsgi_input = InputStream(self._pull_body)
         else:
-            wsgi_input = InputStream(_EMPTY_INPUT_PULL)
+            wsgi_input = InputStream(_no_body)
             self._skip_empty_body()
-        environ = build_environ(self.environ_template, request, self.remote, wsgi_input)
+        environ = build_environ(self.environ_template, request, None, wsgi_input)
         writer = self.writer = ResponseWriter(
             self._send,
             self._sendfile if worker.can_sendfile else None,
@@ -167,10 +180,13 @@ class Connection:
             http11=request.http_version == "1.1",
             keep_alive=request.keep_alive and worker.keepalive > 0 and not worker.draining,
         )
-        self.sock.settimeout(worker.body_timeout)
         result = None
         completed = False
+        hooked = worker.pre_request is not None or worker.post_request is not None
         try:
+            if hooked:
+                hook_request = RequestView(request, self.remote)
+                self._run_hook("pre_request", worker, hook_request)
             result = worker.app(environ, writer.start_response)
             if request.has_body and not self._rest_of_body_skippable(request, wsgi_input):
                 # This response is the connection's last: say so in its head.
@@ -201,6 +217,8 @@ class Connection:
                 except Exception:
                     error_log.error("Error closing the app's result", exc_info=True)
             self.writer = None
+            if hooked:
+                self._run_hook("post_request", worker, hook_request, environ, ResponseView(writer))
             worker.request_done()
         if worker.access_log and writer.status_code:
             # Failed requests too: an access log without its 500s and 413s
@@ -271,7 +289,7 @@ class Connection:
                 if self.writer is not None and not self.writer.head_sent:
                     self._send(CONTINUE_RESPONSE)
             try:
-                data = self.sock.recv(RECV_SIZE)
+                data = self._recv(monotonic() + self.worker.body_timeout)
             except TimeoutError:
                 self._body_failed = True
                 raise BadRequestBody(408, "request body not received in time") from None
@@ -283,10 +301,33 @@ class Connection:
                 raise ClientDisconnected("client disconnected in the middle of the request body")
             parser.feed(data)
 
-    def _send(self, data: bytes) -> None:
-        """sendall, without gevent's per-call SO_SNDBUF lookup."""
+    def _recv(self, deadline: float) -> bytes:
+        """recv that gives up at `deadline` (monotonic) with TimeoutError."""
+        if self.worker.sweeps_deadlines:
+            self.deadline = deadline
+            try:
+                return self.sock.recv(RECV_SIZE)
+            except OSError:
+                if self.expired:
+                    raise TimeoutError from None
+                raise
+            finally:
+                self.deadline = 0.0
+        self.sock.settimeout(max(deadline - monotonic(), 0.001))
+        return self.sock.recv(RECV_SIZE)
+
+    def _send(self, data: bytes, timeout: float | None = None) -> None:
+        """sendall with a deadline, without gevent's per-call SO_SNDBUF lookup."""
+        worker = self.worker
+        sweeps = worker.sweeps_deadlines
+        timeout = worker.body_timeout if timeout is None else timeout
         send = self.sock.send
         try:
+            if sweeps:
+                self.deadline = monotonic() + timeout
+                self.writing = True
+            else:
+                self.sock.settimeout(timeout)
             sent = send(data)
             if sent < len(data):
                 view = memoryview(data)
@@ -294,17 +335,68 @@ class Connection:
                     sent += send(view[sent:])
         except OSError as error:
             raise ClientDisconnected(f"client disconnected: {error}") from None
+        finally:
+            if sweeps:
+                self.deadline = 0.0
+                self.writing = False
 
     def _sendfile(self, file, offset: int, count: int) -> int:
-        try:
-            sent = self.sock.sendfile(file, offset, count)
-        except OSError as error:
-            raise ClientDisconnected(f"client disconnected: {error}") from None
+        """os.sendfile: the file goes from the page cache to the socket, no copies."""
+        if not self.worker.sweeps_deadlines:
+            self.sock.settimeout(self.worker.body_timeout)
+            try:
+                sent = self.sock.sendfile(file, offset, count)
+            except OSError as error:
+                raise ClientDisconnected(f"client disconnected: {error}") from None
+        else:
+            # gevent's socket.sendfile() reads the file into Python and sends
+            # it in blocks; this loop keeps it zero-copy.
+            sent = self._cooperative_sendfile(file.fileno(), offset, count)
         if sent < count:
             raise ClientDisconnected("client disconnected during sendfile")
         return sent
 
+    def _cooperative_sendfile(self, file_fd: int, offset: int, count: int) -> int:
+        from gevent.socket import wait_write
+
+        sock_fd = self.sock.fileno()
+        sent = 0
+        try:
+            while sent < count:
+                self.deadline = monotonic() + self.worker.body_timeout
+                self.writing = True
+                try:
+                    done = os.sendfile(sock_fd, file_fd, offset + sent, count - sent)
+                except BlockingIOError:
+                    wait_write(sock_fd)
+                    continue
+                if done == 0:
+                    break  # the file is shorter than announced
+                sent += done
+        except OSError as error:
+            raise ClientDisconnected(f"client disconnected: {error}") from None
+        finally:
+            self.deadline = 0.0
+            self.writing = False
+        return sent
+
     # -- called by the worker --------------------------------------------
+
+    def expire(self) -> None:
+        """The sweeper's call: the current wait is past its deadline.
+
+        Shutting the socket down wakes the waiting greenlet with an error; a
+        read is only shut for reading, so a 408 can still be sent.
+        """
+        self.expired = True
+        self.deadline = 0.0
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR if self.writing else socket.SHUT_RD)
+        except OSError:
+            pass
+
+    def _run_hook(self, name: str, *args) -> None:
+        call_hook(self.worker.cfg, name, *args)
 
     def close_if_idle(self) -> bool:
         """Drain: an idle keep-alive connection closes now. True if it did."""

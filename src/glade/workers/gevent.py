@@ -27,6 +27,7 @@ from glade.workers.connection import Connection
 from glade.workers.watchdog import BlockWatchdog
 
 BEAT_INTERVAL = 1.0
+SWEEP_INTERVAL = 0.2
 # A drain cuts what is left this long before the master's deadline, so that
 # the worker logs, runs its exit hook and exits before the backstop fires.
 CUT_MARGIN = 0.25
@@ -49,6 +50,7 @@ class GeventWorker(Worker):
         self._stop_now = False
         self._stop_why = ""
         self._stop_graceful = True
+        self.sweeps_deadlines = True
         self.pool = gevent.pool.Pool(self.cfg.worker_connections)
         self.late_connections = gevent.pool.Group()
 
@@ -86,6 +88,7 @@ class GeventWorker(Worker):
             gevent.spawn(self._accept_loop, sock, template)
             for sock, template in zip(sockets, self.templates, strict=True)
         ]
+        sweeper = gevent.spawn(self._sweep_deadlines)
         self.lifecycle.move(State.SERVING)
         self.report("ready")
         while not self._stop_why:
@@ -105,6 +108,7 @@ class GeventWorker(Worker):
         else:
             self.lifecycle.move(State.DRAINING, self._stop_why)
         self._cut_remaining()
+        sweeper.kill()
         if watchdog is not None:
             watchdog.stop()
         self.lifecycle.move(State.STOPPED)
@@ -130,6 +134,22 @@ class GeventWorker(Worker):
             if is_tcp:
                 client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
             pool.spawn(self._serve_connection, client, remote, template, monotonic())
+
+    def _sweep_deadlines(self) -> None:
+        """Expire the connections whose wait has outlived its deadline.
+
+        One greenlet doing this a few times a second replaces a timer per
+        recv; a timeout then fires up to SWEEP_INTERVAL late.
+        """
+        sleep = self._gevent.sleep
+        connections = self.connections
+        while True:
+            sleep(SWEEP_INTERVAL)
+            now = monotonic()
+            for connection in list(connections):
+                deadline = connection.deadline
+                if deadline and deadline <= now:
+                    connection.expire()
 
     def _accept_backlog(self, sockets) -> None:
         """Take the connections the kernel already queued before closing.

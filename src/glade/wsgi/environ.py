@@ -93,7 +93,7 @@ def environ_template(
     }
 
 
-def build_environ(template: dict, request: Request, remote: tuple | str, wsgi_input) -> dict:
+def build_environ(template: dict, request: Request, remote: tuple | str | None, wsgi_input) -> dict:
     """The PEP 3333 environ of one request.
 
     PATH_INFO is percent-decoded and given as latin-1 text (PEP 3333's
@@ -119,11 +119,8 @@ def build_environ(template: dict, request: Request, remote: tuple | str, wsgi_in
         path_info = path_info[len(script_name) :]
     environ["PATH_INFO"] = path_info
     environ["QUERY_STRING"] = query.decode("latin-1")
-    if type(remote) is tuple:
-        environ["REMOTE_ADDR"] = remote[0]
-        environ["REMOTE_PORT"] = str(remote[1])
-    else:
-        environ["REMOTE_ADDR"] = ""
+    if remote is not None:
+        _add_remote(environ, remote)
     environ["wsgi.input"] = wsgi_input
     for name, value in request.headers:
         key = _environ_keys.get(name) or environ_key(name)
@@ -135,6 +132,24 @@ def build_environ(template: dict, request: Request, remote: tuple | str, wsgi_in
             text = environ[key] + separator + text
         environ[key] = text
     return environ
+
+
+def connection_template(template: dict, remote: tuple | str) -> dict:
+    """The template with the client's address, which holds for a whole connection.
+
+    build_environ() with remote=None then copies it as it is.
+    """
+    environ = template.copy()
+    _add_remote(environ, remote)
+    return environ
+
+
+def _add_remote(environ: dict, remote) -> None:
+    if type(remote) is tuple:
+        environ["REMOTE_ADDR"] = remote[0]
+        environ["REMOTE_PORT"] = str(remote[1])
+    else:  # a UNIX socket: no address
+        environ["REMOTE_ADDR"] = ""
 
 
 def _origin_path(target: bytes) -> bytes:

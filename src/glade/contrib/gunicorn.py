@@ -1,0 +1,638 @@
+"""A gunicorn worker class that stops the way Glade does.
+
+    gunicorn -k glade.contrib.gunicorn.GeventWorker app:app
+
+gunicorn's master still binds, forks, watches and replaces the workers, and
+runs its hooks; each worker serves HTTP/1.1 with Glade's own connection code
+(httptools, one greenlet per connection) and drains like Glade's workers
+(DESIGN.md, section 1). Nothing here patches gunicorn.
+
+How this worker reads its signals:
+
+    TERM              drain: stop accepting, close idle keep-alive connections
+                      now, answer in-flight requests with `Connection: close`,
+                      cut what is left just before graceful_timeout, log how many
+    INT               the first Ctrl+C: drain, as TERM
+    QUIT, <= 2 s      the master's echo of that same Ctrl+C: ignored (once)
+      after that INT
+    INT while         a second Ctrl+C, or Ctrl+C during a TERM drain: stop now
+      stopping
+    QUIT otherwise    stop now (`kill -QUIT <master>`): in-flight requests are
+                      cut and counted
+    USR1              reopen log files
+    ABRT              heartbeat late: log every greenlet's stack, run
+                      worker_abort, exit 1
+
+Why the window: gunicorn's master answers INT with QUIT to every worker, so
+one Ctrl+C in a terminal reaches a worker twice, as INT from the terminal
+(sent to the whole process group) and, milliseconds later, as QUIT from the
+master. The terminal's INT is already pending in the worker before the master
+has read its own copy, so a QUIT with no INT just before it was sent on
+purpose and means "stop now". Only the master forwards QUIT, once per INT it
+handles, hence one echo per Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import os
+import signal
+import socket as _socket
+import sys
+from datetime import timedelta
+from time import monotonic
+
+try:
+    import gunicorn
+    from gunicorn.http.wsgi import WSGIErrorsWrapper
+    from gunicorn.workers.base import Worker as _GunicornWorker
+except ImportError as _error:  # only people who use this module need gunicorn
+    raise ImportError(
+        "glade.contrib.gunicorn is a worker class for gunicorn, which is not installed; "
+        "install it with: pip install 'glade[gunicorn]'"
+    ) from _error
+
+from glade import SERVER_SOFTWARE
+from glade.config.settings import SETTINGS
+from glade.http.parser import Limits
+from glade.lifecycle import Lifecycle, State
+from glade.logging import error_log
+from glade.workers.connection import Connection
+from glade.wsgi.environ import environ_template
+from glade.wsgi.file_wrapper import FileWrapper
+
+__all__ = ["GeventWorker"]
+
+# A QUIT this soon after the INT that started a drain is the master's echo of
+# the same Ctrl+C (it forwards QUIT within milliseconds; 2 s covers a busy box).
+ECHO_WINDOW = 2.0
+BEAT_INTERVAL = 1.0
+# The worker cuts what is left this long before graceful_timeout, counted from
+# the signal, so that it has exited before the master's SIGKILL could fire.
+CUT_MARGIN = 0.5
+# How long cut greenlets get to unwind before the worker exits anyway.
+KILL_WAIT = 0.25
+
+_GLADE_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+_TRANSIENT_ACCEPT_ERRORS = (errno.ECONNABORTED, errno.EAGAIN, errno.EINTR, errno.EPROTO)
+_NO_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+class GeventWorker(_GunicornWorker):
+    """gunicorn's worker interface outside; Glade's serving and draining inside."""
+
+    @classmethod
+    def check_config(cls, cfg, log) -> None:
+        """Runs in the master at start: name the settings this worker does not use."""
+        if cfg.threads > 1:
+            log.warning(
+                "threads=%d is ignored: this worker gives each connection a greenlet", cfg.threads
+            )
+        if getattr(cfg, "proxy_protocol", False) not in (False, None, "off", "none"):
+            log.warning("proxy_protocol is not supported by glade.contrib.gunicorn")
+        if cfg.preload_app:
+            log.warning(
+                "preload_app imports the app in the master, before gevent patches the "
+                "standard library: call gevent.monkey.patch_all() first in the app module"
+            )
+
+    # -- boot, in the worker process ------------------------------------
+
+    def init_process(self) -> None:
+        # Until gevent's handlers are installed (init_signals), a plain handler
+        # records TERM, INT and QUIT: the fork inherited the master's handlers,
+        # and a TERM sent while a replacement worker boots must not be lost.
+        self._signals: list[tuple[int, float]] = []
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, self._record_early)
+        # Patch before gunicorn loads the app (in super().init_process()), so
+        # the app's first line already sees cooperative sockets and sleeps.
+        from gevent import monkey
+
+        monkey.patch_all()
+        import gevent
+        import gevent.event
+        import gevent.pool
+        from gevent import hub
+
+        hub.reinit()  # a fresh loop after fork, as gunicorn's own gevent worker does
+        self._gevent = gevent
+        # The unpatched select: a poll that never yields to other greenlets.
+        self._select = monkey.get_original("select", "select")
+        self._wake = gevent.event.Event()
+        self._stop_why: str | None = None
+        self._stop_at = 0.0
+        self._force = False
+        self._echo_until: float | None = None
+        self._worker_int_called = False
+        self._connections: set[Connection] = set()
+        self._pool = gevent.pool.Pool(self.cfg.worker_connections)
+        self.lifecycle = Lifecycle(f"worker {self.pid}")
+        _route_glade_log(self.log)
+        super().init_process()
+
+    def init_signals(self) -> None:
+        """Called by gunicorn's init_process; replaces its handlers.
+
+        TERM, INT and QUIT go through gevent's loop: a handler runs as a
+        normal callback and only records the signal; run() decides. ABRT is a
+        plain Python handler because it must work when a greenlet that never
+        yields has starved the loop.
+        """
+        ours = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGABRT}
+        for signum in self.SIGNALS:
+            if signum not in ours:
+                signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGWINCH, signal.SIG_IGN)
+        gevent = self._gevent
+        self._signal_handlers = [
+            gevent.signal_handler(signum, self._record_signal, signum) for signum in _STOP_SIGNALS
+        ]
+        self._signal_handlers.append(gevent.signal_handler(signal.SIGUSR1, self.log.reopen_files))
+        signal.signal(signal.SIGABRT, self._abort)
+
+    def _record_early(self, signum: int, frame) -> None:
+        self._signals.append((signum, monotonic()))
+
+    def _record_signal(self, signum: int) -> None:
+        self._signals.append((signum, monotonic()))
+        self._wake.set()
+
+    def _abort(self, signum, frame) -> None:
+        self.alive = False
+        try:
+            stacks = _greenlet_stacks(frame)
+        except Exception as error:  # the dump is a courtesy; the exit is the point
+            stacks = f"(stacks unavailable: {error})"
+        self.log.error("worker %s: SIGABRT (heartbeat late); %s", self.pid, stacks)
+        self.cfg.worker_abort(self)
+        # gevent carries SystemExit from any greenlet to the main one, which
+        # unwinds through gunicorn's worker_exit hook; status 1 as gunicorn's.
+        sys.exit(1)
+
+    # -- serving ----------------------------------------------------------
+
+    def run(self) -> None:
+        gevent = self._gevent
+        cfg = self.cfg
+        tls = None
+        if cfg.is_ssl:
+            from gunicorn.sock import ssl_context
+
+            tls = ssl_context(cfg)
+        host = _Host(self, tls)
+        acceptors = []
+        listeners = []
+        for gunicorn_listener in self.sockets:
+            sock = _cooperative(gunicorn_listener)
+            listeners.append(sock)
+            template = self._environ_template(sock, "https" if tls else "http")
+            acceptors.append(gevent.spawn(self._accept_loop, sock, host, template))
+        # gunicorn hands the worker half its --timeout as self.timeout: beat
+        # at least that often, so that a slow drain is never taken for a hang.
+        self._beat_interval = min(BEAT_INTERVAL, self.timeout or BEAT_INTERVAL)
+        self.lifecycle.move(State.SERVING)
+        while True:
+            self._wake.clear()
+            self._read_signals()
+            if self._stop_why is not None:
+                break
+            self.notify()
+            if self.ppid != os.getppid():
+                self._request_stop("the master process is gone", graceful=True)
+            elif not self.alive:  # gunicorn's flag, set by its reloader or a hook
+                self._request_stop("alive was set to False", graceful=True)
+            else:
+                self._wake.wait(self._beat_interval)
+        gevent.killall(acceptors)
+        for sock in listeners:
+            sock.close()
+        self.lifecycle.move(State.DRAINING, self._stop_why)
+        if not self._force:
+            self._drain()
+        self._cut()
+        self.lifecycle.move(State.STOPPED)
+        self._ignore_late_signals()
+
+    def _ignore_late_signals(self) -> None:
+        """A duplicate TERM (systemd signals the whole cgroup, and the master
+        signals too) must not kill the process while Python shuts down."""
+        for handler in self._signal_handlers:
+            handler.cancel()
+        for signum in (*_STOP_SIGNALS, signal.SIGUSR1):
+            signal.signal(signum, signal.SIG_IGN)
+
+    def _environ_template(self, sock, url_scheme: str) -> dict:
+        address = sock.getsockname()
+        template = environ_template(
+            server_address=address[:2] if isinstance(address, tuple) else str(address),
+            url_scheme=url_scheme,
+            script_name=os.environ.get("SCRIPT_NAME", ""),
+            multithread=True,
+            multiprocess=self.cfg.workers > 1,
+            errors=WSGIErrorsWrapper(self.cfg),
+            file_wrapper=FileWrapper,
+        )
+        template["SERVER_SOFTWARE"] = f"{SERVER_SOFTWARE} gunicorn/{gunicorn.__version__}"
+        return template
+
+    def _accept_loop(self, sock, host: _Host, template: dict) -> None:
+        pool = self._pool
+        spawn = pool.spawn
+        while True:
+            pool.wait_available()
+            try:
+                client, remote = sock.accept()
+            except OSError as error:
+                if error.errno in _TRANSIENT_ACCEPT_ERRORS:
+                    continue
+                level = logging.ERROR if error.errno in _NO_RESOURCES else logging.WARNING
+                self.log.log(level, "accept failed: %s; retrying in 0.5 s", error)
+                self._gevent.sleep(0.5)
+                continue
+            spawn(self._serve_connection, client, remote, host, template, monotonic())
+
+    def _serve_connection(self, client, remote, host: _Host, template: dict, accepted_at) -> None:
+        if client.family != _socket.AF_UNIX:
+            client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        if host.tls is not None:
+            client = self._handshake(client, host)
+            if client is None:
+                return
+        connection = Connection(client, remote, host, template)
+        self._connections.add(connection)
+        try:
+            connection.serve(accepted_at)
+        finally:
+            self._connections.discard(connection)
+            if self._stop_why is not None:
+                self._wake.set()  # the drain re-checks what is left
+
+    def _handshake(self, client, host: _Host):
+        cfg = self.cfg
+        try:
+            tls_client = host.tls.wrap_socket(
+                client,
+                server_side=True,
+                do_handshake_on_connect=False,
+                suppress_ragged_eofs=cfg.suppress_ragged_eofs,
+            )
+            tls_client.settimeout(host.header_timeout)
+            tls_client.do_handshake()
+        except OSError as error:  # ssl.SSLError included
+            self.log.debug("TLS handshake failed: %s", error)
+            client.close()
+            return None
+        return tls_client
+
+    # -- requests (called by connections through _Host) ---------------------
+
+    def counting_requests(self, app):
+        """With max_requests: the app, wrapped so that every request from the
+        max_requests-th on answers with `Connection: close`. Its client then
+        does not send another request on a connection that is about to close.
+        """
+        if self.max_requests >= sys.maxsize:  # gunicorn's value for "no limit"
+            return app
+        started = 0
+
+        def app_counting_requests(environ, start_response):
+            nonlocal started
+            started += 1
+            if started >= self.max_requests:
+                # start_response is the response writer's bound method; its
+                # head is not out yet, so it still says Connection: close.
+                writer = getattr(start_response, "__self__", None)
+                if writer is not None:
+                    writer.keep_alive = False
+            return app(environ, start_response)
+
+        return app_counting_requests
+
+    def request_done(self) -> None:
+        self.nr += 1
+        if self.nr >= self.max_requests and self._stop_why is None:
+            self.log.info("Autorestarting worker after current request.")
+            self._request_stop("max_requests", graceful=True)
+
+    # -- stopping -------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_why is not None
+
+    def _request_stop(self, why: str, *, graceful: bool) -> None:
+        if self._stop_why is None:
+            self._stop_why = why
+            self._stop_at = monotonic()
+            self.alive = False
+        if not graceful:
+            self._force = True
+        self._wake.set()
+
+    def _read_signals(self) -> None:
+        """Turn the recorded signals into a decision (see the module docstring)."""
+        batch, self._signals = self._signals, []
+        # One loop iteration can run the callbacks of a Ctrl+C's INT and of its
+        # echoed QUIT in either order: read the INTs of a batch first.
+        batch.sort(key=lambda item: item[0] != signal.SIGINT)
+        quit_hook = False
+        for signum, received_at in batch:
+            if signum == signal.SIGTERM:
+                self._request_stop("SIGTERM", graceful=True)
+            elif signum == signal.SIGINT:
+                quit_hook = True
+                if self._stop_why is None:
+                    self._request_stop(
+                        "SIGINT: Ctrl+C, draining; Ctrl+C again to force", graceful=True
+                    )
+                    self._echo_until = received_at + ECHO_WINDOW
+                else:
+                    self.log.info("worker %s: Ctrl+C while stopping: forced stop", self.pid)
+                    self._request_stop("SIGINT again: forced stop", graceful=False)
+            elif signum == signal.SIGQUIT:
+                if self._echo_until is not None and received_at <= self._echo_until:
+                    self._echo_until = None
+                    self.log.debug(
+                        "worker %s: SIGQUIT from the master for the same Ctrl+C", self.pid
+                    )
+                    continue
+                quit_hook = True
+                self._request_stop("SIGQUIT: fast stop", graceful=False)
+        if quit_hook and not self._worker_int_called:
+            self._worker_int_called = True
+            self.cfg.worker_int(self)  # gunicorn runs it for INT and QUIT
+
+    def _drain(self) -> None:
+        connections = self._connections
+        idle = sum(1 for connection in list(connections) if self._close_if_idle(connection))
+        busy = sum(1 for connection in connections if connection.writer is not None)
+        self.log.info(
+            "worker %s draining: %d in-flight, %d idle connections closed", self.pid, busy, idle
+        )
+        cut_at = self._stop_at + max(0.0, self.cfg.graceful_timeout - CUT_MARGIN)
+        next_beat = 0.0
+        while connections and not self._force:
+            now = monotonic()
+            if now >= cut_at:
+                break
+            if now >= next_beat:
+                self.notify()
+                next_beat = now + self._beat_interval
+            self._wake.clear()
+            self._read_signals()
+            if self._force or not connections:
+                break
+            self._wake.wait(min(self._beat_interval, cut_at - now))
+
+    def _close_if_idle(self, connection: Connection) -> bool:
+        """Connection.close_if_idle, except that an idle connection whose next
+        request has already arrived is left to answer it (with `Connection:
+        close`): closing it would fail a request the client sent in time."""
+        if connection.idle and self._readable(connection.sock):
+            return False
+        return connection.close_if_idle()
+
+    def _readable(self, sock) -> bool:
+        try:
+            return bool(self._select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    def _cut(self) -> None:
+        connections = self._connections
+        if connections:
+            busy = sum(1 for connection in connections if connection.writer is not None)
+            self.log.warning(
+                "worker %s: %s; cut %d in-flight requests (%d connections)",
+                self.pid,
+                "forced stop" if self._force else "graceful timeout",
+                busy,
+                len(connections),
+            )
+        self._pool.kill(block=True, timeout=KILL_WAIT)
+
+
+class _Host:
+    """What a Glade Connection reads from its "worker" (it is duck-typed).
+
+    A separate object because gunicorn's `worker.app` is its Application,
+    while a Connection calls `worker.app` as the WSGI callable. Everything
+    else is the gunicorn worker's, so a pre_request or post_request hook
+    that gets this object sees `worker.log`, `worker.pid`, `worker.cfg`...
+    """
+
+    __slots__ = (
+        "_worker",
+        "access_log",
+        "app",
+        "body_timeout",
+        "can_sendfile",
+        "header_timeout",
+        "keepalive",
+        "limits",
+        "post_request",
+        "pre_request",
+        "sweeps_deadlines",
+        "tls",
+    )
+
+    def __init__(self, worker: GeventWorker, tls) -> None:
+        cfg = worker.cfg
+        self._worker = worker
+        self.tls = tls
+        self.app = worker.counting_requests(_with_forwarded_scheme(worker.wsgi, cfg))
+        self.limits = Limits(
+            request_line=cfg.limit_request_line,
+            request_fields=cfg.limit_request_fields,
+            request_field_size=cfg.limit_request_field_size,
+            request_body=0,
+        )
+        self.header_timeout = _GLADE_DEFAULTS["header_timeout"]
+        self.body_timeout = _GLADE_DEFAULTS["body_timeout"]
+        self.keepalive = float(cfg.keepalive)
+        self.can_sendfile = bool(cfg.sendfile) and tls is None
+        self.access_log = _AccessLog(worker.log) if _access_log_enabled(worker.log) else None
+        self.sweeps_deadlines = False  # each wait is a socket timeout
+        self.pre_request = _hook_if_set(cfg, "pre_request")
+        self.post_request = _hook_if_set(cfg, "post_request")
+
+    def __getattr__(self, name: str):
+        return getattr(self._worker, name)
+
+    @property
+    def draining(self) -> bool:
+        return self._worker.stopping
+
+    def request_done(self) -> None:
+        self._worker.request_done()
+
+
+def _hook_if_set(cfg, name: str):
+    """The hook, or None while it is gunicorn's default (then requests do not
+    pay for building its arguments)."""
+    setting = cfg.settings.get(name)
+    if setting is None or setting.get() is setting.default:
+        return None
+    return setting.get()
+
+
+# -- gunicorn's logging, reached through Glade's interfaces --------------------
+
+
+class _ForwardTo(logging.Handler):
+    def __init__(self, target: logging.Logger) -> None:
+        super().__init__()
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.target.handle(record)
+
+
+def _route_glade_log(gunicorn_log) -> None:
+    """Glade's error log (connections, lifecycle) goes to gunicorn's error log."""
+    target = getattr(gunicorn_log, "error_log", None)
+    if not isinstance(target, logging.Logger):
+        target = logging.getLogger("gunicorn.error")
+    for handler in list(error_log.handlers):
+        error_log.removeHandler(handler)
+    error_log.addHandler(_ForwardTo(target))
+    error_log.propagate = False
+    error_log.setLevel(target.getEffectiveLevel())
+
+
+def _access_log_enabled(gunicorn_log) -> bool:
+    enabled = getattr(gunicorn_log, "access_log_enabled", None)  # gunicorn >= 25
+    if enabled is not None:
+        return bool(enabled)
+    cfg = gunicorn_log.cfg
+    return bool(
+        cfg.accesslog
+        or cfg.logconfig
+        or getattr(cfg, "logconfig_dict", None)
+        or getattr(cfg, "logconfig_json", None)
+        or (cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+    )
+
+
+class _Response:
+    __slots__ = ("headers", "sent", "status")
+
+    def __init__(self, status: str, headers: list, sent: int) -> None:
+        self.status = status
+        self.headers = headers
+        self.sent = sent
+
+
+class _AccessLog:
+    """Glade's access-log call, written by gunicorn's logger (its format,
+    its files, statsd)."""
+
+    def __init__(self, gunicorn_log) -> None:
+        self._log = gunicorn_log
+
+    def log(self, environ, status_code, response_headers, body_bytes, duration) -> None:
+        response = _Response(str(status_code), response_headers, body_bytes)
+        self._log.access(response, _request_headers(environ), environ, timedelta(seconds=duration))
+
+
+def _request_headers(environ: dict) -> list[tuple[str, str]]:
+    """The request's headers as gunicorn's access log reads them, from the environ."""
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].replace("_", "-"), value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            headers.append((key.replace("_", "-"), value))
+    return headers
+
+
+# -- environ: what gunicorn adds for proxies -------------------------------------
+
+
+def _with_forwarded_scheme(app, cfg):
+    """wsgi.url_scheme from secure_scheme_headers, for peers in forwarded_allow_ips.
+
+    gunicorn's rule: a trusted proxy's `X-Forwarded-Proto: https` (and the
+    like) makes the scheme https; headers that disagree get a 400.
+    """
+    schemes = {
+        "HTTP_" + name.upper().replace("-", "_"): value
+        for name, value in (cfg.secure_scheme_headers or {}).items()
+    }
+    if not schemes:
+        return app
+    trusted = _TrustedPeers(cfg.forwarded_allow_ips)
+
+    def app_behind_proxy(environ, start_response):
+        scheme = None
+        for key, secure_value in schemes.items():
+            value = environ.get(key)
+            if value is None or not trusted(environ.get("REMOTE_ADDR", "")):
+                continue
+            this = "https" if value == secure_value else "http"
+            if scheme is not None and this != scheme:
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [b"Contradictory scheme headers\n"]
+            scheme = this
+        if scheme is not None:
+            environ["wsgi.url_scheme"] = scheme
+        return app(environ, start_response)
+
+    return app_behind_proxy
+
+
+class _TrustedPeers:
+    def __init__(self, allowed) -> None:
+        if isinstance(allowed, str):
+            allowed = allowed.split(",")
+        entries = [entry.strip() for entry in allowed or () if entry.strip()]
+        self.everyone = "*" in entries
+        self.networks = []
+        for entry in entries:
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                continue
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, address: str) -> bool:
+        if self.everyone or not address:  # no address: a UNIX socket peer, as gunicorn
+            return True
+        known = self._known.get(address)
+        if known is None:
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                known = False
+            else:
+                known = any(ip in network for network in self.networks)
+            if len(self._known) < 1024:
+                self._known[address] = known
+        return known
+
+
+def _greenlet_stacks(frame) -> str:
+    """The stack that was running when the signal came (the one that blocks
+    the worker), then every other greenlet's."""
+    import gc
+    import traceback
+
+    from greenlet import getcurrent, greenlet
+
+    parts = ["the running stack:\n" + "".join(traceback.format_stack(frame)).rstrip()]
+    current = getcurrent()
+    for item in gc.get_objects():
+        if isinstance(item, greenlet) and item is not current and item.gr_frame is not None:
+            stack = "".join(traceback.format_stack(item.gr_frame)).rstrip()
+            parts.append(f"{item!r}:\n{stack}")
+    return "\n".join(parts)
+
+
+def _cooperative(gunicorn_listener):
+    """gunicorn's inherited listener, re-created as a gevent socket on the same fd."""
+    raw = gunicorn_listener.sock
+    return _socket.socket(raw.family, raw.type, fileno=raw.detach())
