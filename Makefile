@@ -18,7 +18,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/python -m glade.config.docs --check docs/settings.md
 	$(BIN)/python -m pytest -q
+	$(BIN)/python tests/contrib/run_matrix.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -1,0 +1,37 @@
+"""The app the gunicorn tests serve.
+
+/              Hello, World!
+/slow?s=1.5    answers after sleeping (a cooperative sleep under gevent)
+/spin?s=3      answers after a busy loop that never yields (a stuck worker)
+/pid           the worker's pid
+/scheme        wsgi.url_scheme
+"""
+
+import os
+import time
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/slow":
+        query = environ.get("QUERY_STRING", "")
+        seconds = float(query[2:]) if query.startswith("s=") else 1.0
+        time.sleep(seconds)
+        body = f"slept {seconds}".encode()
+    elif path == "/spin":
+        seconds = float(environ.get("QUERY_STRING", "s=3")[2:])
+        spin_until(time.monotonic() + seconds)
+        body = b"spun"
+    elif path == "/pid":
+        body = str(os.getpid()).encode()
+    elif path == "/scheme":
+        body = environ["wsgi.url_scheme"].encode()
+    else:
+        body = b"Hello, World!"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def spin_until(deadline):
+    while time.monotonic() < deadline:
+        pass

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Run tests/contrib against each gunicorn version people run, one venv each.
+
+    python tests/contrib/run_matrix.py            # every entry of MATRIX
+    python tests/contrib/run_matrix.py 22         # the entries whose name contains "22"
+
+Each entry gets its own venv under tests/contrib/.venv/ (ignored by git,
+pytest and ruff), with Glade installed editable, so a source change needs
+no reinstall. A venv is reused while its package list is unchanged; delete
+tests/contrib/.venv/ to start over. Exit status 0 only if every entry passed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENVS = Path(__file__).resolve().parent / ".venv"
+
+# name -> what pip installs next to Glade. gunicorn 22.0.0 is the version of
+# gunicorn issue #3239, with the gevent of that report (24.2.1).
+MATRIX = {
+    "gunicorn-27.0.1": ["gunicorn==27.0.1", "gevent"],
+    "gunicorn-22.0.0": ["gunicorn==22.0.0", "gevent==24.2.1"],
+}
+TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.2"]
+STAMP = ".glade-contrib-installed"
+SUMMARY = re.compile(r"\b\d+ (passed|failed|errors?|skipped)\b.* in [0-9.]+s")
+COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
+
+
+def main(argv: list[str]) -> int:
+    python = os.environ.get("PYTHON") or sys.executable
+    names = [name for name in MATRIX if not argv or any(arg in name for arg in argv)]
+    if not names:
+        print(f"no matrix entry matches {argv}; entries: {', '.join(MATRIX)}")
+        return 2
+    results = []
+    passed = failed = 0
+    for name in names:
+        started = time.monotonic()
+        venv = VENVS / name
+        ok = _ensure_venv(python, venv, [*MATRIX[name], *TEST_TOOLS])
+        setup = time.monotonic() - started
+        status = "setup failed"
+        if ok:
+            status, counts = _run_tests(venv, name)
+            passed += counts.get("passed", 0)
+            failed += counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+        else:
+            failed += 1
+        results.append((name, status, setup, time.monotonic() - started - setup))
+    print("\ngunicorn matrix:")
+    for name, status, setup, tests in results:
+        print(f"  {name:18} {status:24} (venv {setup:5.1f} s, tests {tests:5.1f} s)")
+    print(f"matrix: {passed} passed, {failed} failed")
+    return 0 if all(status == "passed" for _, status, _, _ in results) else 1
+
+
+def _ensure_venv(python: str, venv: Path, packages: list[str]) -> bool:
+    wanted = "\n".join(packages) + "\n"
+    stamp = venv / STAMP
+    if stamp.exists() and stamp.read_text() == wanted:
+        return True
+    print(f"== creating {venv.relative_to(REPO)}: {' '.join(packages)}", flush=True)
+    created = (venv / "bin" / "python").exists()
+    if not created and subprocess.run([python, "-m", "venv", str(venv)]).returncode:
+        return False
+    command = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    command += ["--disable-pip-version-check", "-e", str(REPO), *packages]
+    if subprocess.run(command).returncode:
+        return False
+    stamp.write_text(wanted)
+    return True
+
+
+def _run_tests(venv: Path, name: str) -> str:
+    print(f"== {name}: pytest tests/contrib", flush=True)
+    command = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command += ["tests/contrib"]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("VIRTUAL_ENV", None)
+    counts: dict[str, int] = {}
+    with subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as pytest:
+        for line in pytest.stdout:
+            sys.stdout.write(line)
+            if SUMMARY.search(line):  # pytest's closing line: "12 passed, 1 failed in 9.1s"
+                counts = {word: int(number) for number, word in COUNT.findall(line)}
+    sys.stdout.flush()
+    code = pytest.returncode
+    if code == 0:
+        return "passed", counts
+    if code == 5:
+        return "ran no test", counts
+    return f"failed (pytest exit {code})", counts
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,271 @@
+"""glade.contrib.gunicorn.GeventWorker under a real gunicorn master.
+
+A person's session: start gunicorn, send requests, press Ctrl+C (on a real
+pseudo-terminal) or send a signal, and look at what the clients got, the
+exit status and the log. Every test also counts tracebacks in all output.
+"""
+
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+pytest.importorskip("gunicorn")
+pytest.importorskip("gevent")
+
+from gunicorn_support import APPS, Gunicorn, Load, closed_within, read_response
+
+KILLED = ("SIGKILL", "Perhaps out of memory", "WORKER TIMEOUT", "exited with code")
+
+
+@pytest.fixture
+def gunicorn():
+    started = []
+
+    def start(*args, **kwargs):
+        server = Gunicorn(*args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+def assert_clean(server):
+    text = server.output()
+    assert server.tracebacks() == 0, text
+    for word in KILLED:
+        assert word not in text, text
+
+
+def idle_keep_alive(server):
+    """A keep-alive connection that has had its response and now waits."""
+    sock = server.send_request("/")
+    response, body = read_response(sock)
+    assert response.status == 200 and body == b"Hello, World!"
+    assert response.getheader("Connection") is None  # kept alive
+    return sock
+
+
+def finish(sock):
+    """The rest of a response whose request was sent earlier."""
+    with sock:
+        return read_response(sock)
+
+
+def test_serves_through_gunicorn(gunicorn):
+    server = gunicorn("--access-logfile", "-")
+    response, body = server.get("/")
+    assert (response.status, body) == (200, b"Hello, World!")
+    assert response.getheader("Server").startswith("glade/")
+    # gunicorn's rule for a trusted proxy (127.0.0.1 by default) still holds.
+    response, body = server.get("/scheme", "X-Forwarded-Proto: https\r\n")
+    assert body == b"https"
+    server.wait_for_output(r'"GET /scheme HTTP/1.1" 200')  # gunicorn's access log format
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert_clean(server)
+
+
+def test_one_ctrl_c_drains(gunicorn):
+    server = gunicorn(tty=True, workers=2, graceful_timeout=5)
+    idle = idle_keep_alive(server)
+    in_flight = [server.send_request("/slow?s=1.5") for _ in range(2)]
+    time.sleep(0.3)
+    pressed = time.monotonic()
+    server.ctrl_c()
+    assert closed_within(idle, 1.0), "an idle keep-alive connection must close at once"
+    for sock in in_flight:
+        response, body = finish(sock)
+        assert (response.status, body) == (200, b"slept 1.5")
+        assert response.getheader("Connection") == "close"
+    assert server.wait(timeout=5) == 0
+    assert time.monotonic() - pressed < 3.0  # done when the work is done, not at the timeout
+    assert "Handling signal: int" in server.output()
+    assert_clean(server)
+
+
+def test_second_ctrl_c_forces(gunicorn):
+    server = gunicorn(tty=True, workers=2, graceful_timeout=10)
+    stuck = server.send_request("/slow?s=30")
+    time.sleep(0.3)
+    server.ctrl_c()
+    server.wait_for_output(r"draining: 1 in-flight")
+    time.sleep(0.3)
+    assert server.proc.poll() is None, "one Ctrl+C drains: the slow request is still served"
+    pressed = time.monotonic()
+    server.ctrl_c()
+    assert server.wait(timeout=5) == 0
+    assert time.monotonic() - pressed < 1.0
+    assert "forced stop; cut 1 in-flight requests" in server.output()
+    assert closed_within(stuck, 1.0)
+    assert_clean(server)
+
+
+def test_sigquit_stops_fast(gunicorn):
+    server = gunicorn(workers=2, graceful_timeout=10)
+    stuck = server.send_request("/slow?s=30")
+    time.sleep(0.3)
+    sent = time.monotonic()
+    server.signal(signal.SIGQUIT)  # kill -QUIT <master>: reaches workers only as QUIT
+    assert server.wait(timeout=5) == 0
+    assert time.monotonic() - sent < 1.0
+    assert "forced stop; cut 1 in-flight requests" in server.output()
+    assert closed_within(stuck, 1.0)
+    assert_clean(server)
+
+
+def test_sigterm_drains(gunicorn):
+    server = gunicorn(workers=1, graceful_timeout=5)
+    idle = idle_keep_alive(server)
+    in_flight = server.send_request("/slow?s=1")
+    time.sleep(0.3)
+    sent = time.monotonic()
+    server.signal(signal.SIGTERM)
+    assert closed_within(idle, 0.5), "an idle keep-alive connection must close at once"
+    response, body = finish(in_flight)
+    assert (response.status, body) == (200, b"slept 1.0")
+    assert response.getheader("Connection") == "close"
+    assert server.wait(timeout=5) == 0
+    assert time.monotonic() - sent < 2.5
+    assert "draining: 1 in-flight, 1 idle connections closed" in server.output()
+    assert_clean(server)
+
+
+def test_sigterm_cuts_before_graceful_timeout(gunicorn):
+    server = gunicorn(workers=1, graceful_timeout=2)
+    stuck = server.send_request("/slow?s=30")
+    time.sleep(0.3)
+    sent = time.monotonic()
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=6) == 0
+    elapsed = time.monotonic() - sent
+    assert 1.2 < elapsed < 2.0, elapsed  # cut by the worker, before gunicorn's SIGKILL
+    assert "graceful timeout; cut 1 in-flight requests (1 connections)" in server.output()
+    assert closed_within(stuck, 1.0)
+    assert_clean(server)
+
+
+def test_hup_under_load_fails_no_request(gunicorn):
+    server = gunicorn(workers=2, graceful_timeout=5)
+    before = set(server.worker_pids())
+    with Load(server.port) as load:
+        time.sleep(0.7)
+        server.signal(signal.SIGHUP)
+        time.sleep(1.5)
+        server.signal(signal.SIGHUP)
+        time.sleep(1.5)
+    assert load.failures == [], load.failures
+    assert load.ok > 50
+    server.wait_for_output(r"Hang up", count=2)
+    assert not before & set(server.worker_pids()), "HUP replaces every worker"
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert_clean(server)
+
+
+def test_max_requests_under_load_fails_no_request(gunicorn):
+    server = gunicorn("--max-requests", "30", workers=2, graceful_timeout=5)
+    with Load(server.port) as load:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and server.output().count("Autorestarting") < 4:
+            time.sleep(0.1)
+    assert load.failures == [], load.failures
+    assert server.output().count("Autorestarting worker after current request.") >= 4
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert_clean(server)
+
+
+def test_hooks_and_worker_class_from_config_file(gunicorn):
+    server = gunicorn("-c", str(APPS / "hooks.conf.py"), worker_class=None, tty=True, workers=2)
+    server.wait_for_output(r"HOOK post_worker_init", count=2)
+    assert "Using worker: glade.contrib.gunicorn.GeventWorker" in server.output()
+    response, body = server.get("/pid")
+    assert response.status == 200
+    server.wait_for_output(rf"HOOK pre_request {body.decode()} GET /pid")
+    server.wait_for_output(rf"HOOK post_request {body.decode()} /pid 200 OK")
+    server.ctrl_c()
+    assert server.wait(timeout=5) == 0
+    text = server.output()
+    pids = set(re.findall(r"HOOK post_worker_init (\d+)", text))
+    assert len(pids) == 2
+    for hook in ("worker_int", "worker_exit"):
+        assert set(re.findall(rf"HOOK {hook} (\d+)", text)) == pids, text
+    assert_clean(server)
+
+
+def test_ctrl_c_while_a_sigterm_drain_runs_forces(gunicorn):
+    server = gunicorn(tty=True, workers=1, graceful_timeout=10)
+    stuck = server.send_request("/slow?s=30")
+    time.sleep(0.3)
+    server.signal(signal.SIGTERM)
+    server.wait_for_output(r"draining: 1 in-flight")
+    pressed = time.monotonic()
+    server.ctrl_c()
+    assert server.wait(timeout=5) == 0
+    assert time.monotonic() - pressed < 1.0
+    assert "forced stop; cut 1 in-flight requests" in server.output()
+    stuck.close()
+    assert_clean(server)
+
+
+def test_busy_worker_keeps_beating_while_draining(gunicorn):
+    # gunicorn's --timeout is a heartbeat: a drain longer than it must not be
+    # taken for a stuck worker.
+    server = gunicorn("--timeout", "1", workers=1, graceful_timeout=5)
+    in_flight = server.send_request("/slow?s=2.5")
+    time.sleep(0.3)
+    server.signal(signal.SIGTERM)
+    response, body = finish(in_flight)
+    assert (response.status, body) == (200, b"slept 2.5")
+    assert server.wait(timeout=5) == 0
+    assert_clean(server)
+
+
+def test_stuck_worker_logs_its_stack_and_is_replaced(gunicorn):
+    # A request that never yields starves gevent's loop: the heartbeat stops,
+    # gunicorn's master sends SIGABRT, and the worker says where it was stuck.
+    server = gunicorn("--timeout", "2", workers=1)
+    stuck = server.send_request("/spin?s=8")
+    server.wait_for_output(r"Worker \(pid:\d+\) exited with code 1", timeout=15)
+    server.wait_for_output(r"BOOTING -> SERVING", count=2)
+    text = server.output()
+    assert "WORKER TIMEOUT" in text
+    assert "SIGABRT (heartbeat late); the running stack:" in text
+    assert "in spin_until" in text
+    assert "SIGKILL" not in text
+    assert server.tracebacks() == 0
+    stuck.close()
+    response, body = server.get("/")
+    assert (response.status, body) == (200, b"Hello, World!")
+
+
+def test_tls(gunicorn, tmp_path):
+    ssl = pytest.importorskip("ssl")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    command = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    command += ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    server = gunicorn("--certfile", str(cert), "--keyfile", str(key))
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    with context.wrap_socket(server.connect(), server_hostname="127.0.0.1") as sock:
+        sock.sendall(b"GET /scheme HTTP/1.1\r\nHost: test\r\n\r\n")
+        response, body = read_response(sock)
+    assert (response.status, body) == (200, b"https")
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert_clean(server)
