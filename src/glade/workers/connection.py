@@ -18,8 +18,11 @@ timeout.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import sys
+import termios
 import time
 from time import monotonic
 
@@ -51,6 +54,7 @@ class Connection:
         "deadline",
         "environ_template",
         "expired",
+        "fresh",
         "idle",
         "parser",
         "remote",
@@ -67,6 +71,7 @@ class Connection:
         self.environ_template = connection_template(environ_template, remote)
         self.parser = RequestParser(worker.limits)
         self.idle = False
+        self.fresh = True  # nothing received yet
         self.deadline = 0.0  # when the current wait must end (0: not waiting)
         self.writing = False  # the wait is a send
         self.expired = False
@@ -123,6 +128,7 @@ class Connection:
                     return
                 finally:
                     self.idle = False
+                self.fresh = False
                 if not data:
                     parser.feed_eof()
                     if parser.dead and not parser.in_message:
@@ -398,17 +404,33 @@ class Connection:
     def _run_hook(self, name: str, *args) -> None:
         call_hook(self.worker.cfg, name, *args)
 
-    def close_if_idle(self) -> bool:
-        """Drain: an idle keep-alive connection closes now. True if it did."""
-        if not self.idle:
-            if self.writer is not None:
-                self.writer.keep_alive = False  # finish this one with Connection: close
+    def close_if_idle(self, *, fresh_too: bool = False) -> bool:
+        """Drain: an idle keep-alive connection closes now. True if it did.
+
+        A busy one is told to finish with `Connection: close`. A connection
+        whose next request has already arrived is not idle, whatever the
+        flag says: its request is served. With `fresh_too`, a connection
+        that has not sent a byte since it was accepted counts as idle too
+        (the drain waits a moment for those first, as Go's server does).
+        """
+        if self.writer is not None:
+            self.writer.keep_alive = False  # finish this one with Connection: close
+            return False
+        if not (self.idle or (fresh_too and self.fresh)) or self._request_waiting():
             return False
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         return True
+
+    def _request_waiting(self) -> bool:
+        """Bytes from the client sit in the kernel, not yet read (FIONREAD)."""
+        try:
+            count = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return False
+        return int.from_bytes(count, sys.byteorder) > 0
 
 
 def _peer(remote) -> str:

@@ -28,6 +28,9 @@ from glade.workers.watchdog import BlockWatchdog
 
 BEAT_INTERVAL = 1.0
 SWEEP_INTERVAL = 0.2
+# During a drain, a connection that has sent nothing since it was accepted
+# gets this long to send its request before it is closed as idle.
+FRESH_GRACE = 1.0
 # A drain cuts what is left this long before the master's deadline, so that
 # the worker logs, runs its exit hook and exits before the backstop fires.
 CUT_MARGIN = 0.25
@@ -198,16 +201,22 @@ class GeventWorker(Worker):
             "worker %d draining: %d connections busy, %d idle closed", self.pid, busy, idle
         )
         cut_at = self.drain_deadline - CUT_MARGIN
+        fresh_at = monotonic() + FRESH_GRACE
         next_beat = 0.0
         while self.connections and not self._stop_now:
             now = monotonic()
             if now >= cut_at:
                 break
+            if fresh_at and now >= fresh_at:
+                fresh_at = 0.0
+                for connection in list(self.connections):
+                    connection.close_if_idle(fresh_too=True)
             if now >= next_beat:
                 self.beat()
                 next_beat = now + BEAT_INTERVAL
             self._wake.clear()
-            self._wake.wait(min(BEAT_INTERVAL, cut_at - now))
+            wake_at = min(cut_at, fresh_at or cut_at, now + BEAT_INTERVAL)
+            self._wake.wait(max(wake_at - now, 0.01))
 
     def _cut_remaining(self) -> None:
         if not self.connections:

@@ -180,3 +180,28 @@ def test_sigquit_stops_fast_without_tracebacks(glade_server, worker_class):
     join_all(threads, 5)
     assert [r[0] for r in results] == ["error", "error"]  # cut, as QUIT asks
     assert server.tracebacks() == 0, server.output()
+
+
+def test_sigterm_gives_silent_new_connections_one_second(glade_server):
+    server = glade_server(APP, "-w", "1", "--graceful-timeout", "20")
+    silent = [server.connect() for _ in range(5)]
+    late = server.connect()
+    try:
+        time.sleep(0.3)  # accepted by the worker
+        sent = time.monotonic()
+        server.signal(signal.SIGTERM)
+        time.sleep(0.3)
+        late.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")  # within the grace: served
+        reply = late.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 200 OK")
+        assert b"Connection: close" in reply
+        assert server.wait(timeout=10) == 0
+        took = time.monotonic() - sent
+        assert 0.9 < took < 2.0, took  # not the 20 s graceful timeout
+        for sock in silent:
+            sock.settimeout(2)
+            assert sock.recv(1) == b""
+    finally:
+        for sock in [*silent, late]:
+            sock.close()
+    assert server.tracebacks() == 0
