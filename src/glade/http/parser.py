@@ -183,6 +183,12 @@ class RequestParser:
         self._trailer_count = 0
         self._upgrade_body: Request | None = None
 
+    def close(self) -> None:
+        """Drop llhttp's parser: it and this object refer to each other, and
+        freeing them by reference counting saves the cycle collector's time."""
+        self._parser = None
+        self._dead = True
+
     @property
     def in_message(self) -> bool:
         """True between the first byte of a request and its end.

@@ -91,6 +91,7 @@ class Connection:
             error_log.debug("connection from %s ended: %s", _peer(self.remote), error)
         finally:
             self.idle = False
+            self.parser.close()
             try:
                 self.sock.close()
             except OSError:

@@ -46,7 +46,6 @@ class GeventWorker(Worker):
         monkey.patch_all()
         import gevent
         import gevent.event
-        import gevent.pool
 
         self._gevent = gevent
         self._wake = gevent.event.Event()
@@ -54,8 +53,12 @@ class GeventWorker(Worker):
         self._stop_why = ""
         self._stop_graceful = True
         self.sweeps_deadlines = True
-        self.pool = gevent.pool.Pool(self.cfg.worker_connections)
-        self.late_connections = gevent.pool.Group()
+        # One greenlet per connection, spawned bare: a gevent Pool's
+        # bookkeeping costs more than a short connection's own work. The
+        # limit is kept here, and the drain and cut use this set.
+        self.greenlets: set = set()
+        self.max_connections = self.cfg.worker_connections
+        self._slot_free = gevent.event.Event()
 
     # -- signals: record the intent, wake the main greenlet ----------------
 
@@ -123,10 +126,16 @@ class GeventWorker(Worker):
         return _stdlib_socket.socket(listener.family, listener.type, fileno=listener.detach())
 
     def _accept_loop(self, sock, template: dict) -> None:
-        pool = self.pool
+        spawn = self._gevent.spawn
+        greenlets = self.greenlets
+        limit = self.max_connections
+        serve = self._serve_connection
         is_tcp = sock.family != _stdlib_socket.AF_UNIX
         while True:
-            pool.wait_available()
+            while len(greenlets) >= limit:
+                # Full: leave further clients in the kernel's backlog.
+                self._slot_free.clear()
+                self._slot_free.wait()
             try:
                 client, remote = sock.accept()
             except OSError as error:
@@ -136,7 +145,7 @@ class GeventWorker(Worker):
                 continue
             if is_tcp:
                 client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
-            pool.spawn(self._serve_connection, client, remote, template, monotonic())
+            greenlets.add(spawn(serve, client, remote, template, monotonic()))
 
     def _sweep_deadlines(self) -> None:
         """Expire the connections whose wait has outlived its deadline.
@@ -174,9 +183,11 @@ class GeventWorker(Worker):
                 client.setblocking(True)
                 if is_tcp:
                     client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
-                # Outside the pool: a full pool must not make the drain wait.
-                self.late_connections.spawn(
-                    self._serve_connection, client, remote, template, monotonic()
+                # Even past worker_connections: a drain must answer them all.
+                self.greenlets.add(
+                    self._gevent.spawn(
+                        self._serve_connection, client, remote, template, monotonic()
+                    )
                 )
 
     def _serve_connection(self, client, remote, template, accepted_at) -> None:
@@ -189,6 +200,8 @@ class GeventWorker(Worker):
             self.request_stop("stuck (SIGABRT)", graceful=False)
         finally:
             self.connections.discard(connection)
+            self.greenlets.discard(self._gevent.getcurrent())
+            self._slot_free.set()
             if self._stop_why:
                 self._wake.set()  # the drain loop re-checks what is left
 
@@ -230,10 +243,7 @@ class GeventWorker(Worker):
             busy,
             len(self.connections),
         )
-        self.pool.kill(block=False)
-        self.late_connections.kill(block=False)
-        self.pool.join(timeout=1.0)
-        self.late_connections.join(timeout=1.0)
+        self._gevent.killall(list(self.greenlets), block=True, timeout=1.0)
 
     def other_stacks(self, blocking_frame) -> str:
         import gc
