@@ -130,6 +130,30 @@ def worker_rss_kib(master_pid):
     return [value for value in values if value is not None]
 
 
+def uss_kib(pid):
+    """Unique set size in KiB: the pages only this process holds, or None.
+
+    RSS also counts shared library pages, but only those a process touched
+    since fork, so a server that loads a library in the master before it
+    forks looks smaller than one that loads it in each worker, while both
+    share the same pages. USS is what one more worker really costs.
+    """
+    private = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                private += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return private
+
+
+def worker_uss_kib(master_pid):
+    """USS of each worker, measured with the RSS."""
+    values = (uss_kib(pid) for pid in children(master_pid))
+    return [value for value in values if value is not None]
+
+
 def tail(path, lines=15):
     """Last lines of a server log, to explain a failure without opening the file."""
     try:

@@ -29,6 +29,7 @@ def summarize_group(rows):
     ok = [r for r in rows if r.get("requests_per_sec") is not None]
     rps = [r["requests_per_sec"] for r in ok]
     rss = [kib for r in ok for kib in r.get("worker_rss_kib", [])]
+    uss = [kib for r in ok for kib in r.get("worker_uss_kib", [])]
     failures = [r["error"] for r in rows if r.get("error")]
     return {
         "workers": rows[0]["workers"],
@@ -46,6 +47,7 @@ def summarize_group(rows):
         "non_2xx": sum(r.get("non_2xx", 0) for r in ok),
         "worker_rss_kib_max": max(rss) if rss else None,
         "worker_rss_kib_median": _median(rss),
+        "worker_uss_kib_max": max(uss) if uss else None,
         "last_failure": failures[-1] if failures else None,
     }
 
@@ -84,6 +86,7 @@ COLUMNS = (
     ("p99", 8, ">"),
     ("errors", 7, ">"),
     ("RSS/wkr", 9, ">"),
+    ("USS/wkr", 9, ">"),
     ("vs gu-gev", 9, ">"),
     ("vs gu-sync", 10, ">"),
 )
@@ -101,6 +104,7 @@ def _cells(s):
     low, high = s["min_rps"], s["max_rps"]
     span = "-" if low is None else f"{low:,.0f}-{high:,.0f}"
     rss = s["worker_rss_kib_max"]
+    uss = s.get("worker_uss_kib_max")
     name = s["server"] + (" (FAILED)" if s["rounds_failed"] and not s["rounds_ok"] else "")
     return (
         name,
@@ -110,6 +114,7 @@ def _cells(s):
         "-" if s["p99_ms"] is None else f"{s['p99_ms']:.2f}ms",
         s["errors"],
         "-" if rss is None else f"{rss / 1024:.1f}M",
+        "-" if uss is None else f"{uss / 1024:.1f}M",
         _ratio_text(s["ratio_vs_gunicorn_gevent"]),
         _ratio_text(s["ratio_vs_gunicorn_sync"]),
     )
