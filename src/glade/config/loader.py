@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import difflib
 import importlib
 import importlib.util
 import inspect
@@ -42,13 +41,21 @@ from glade.config.settings import (
     gunicorn_only_is_default,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    try:
-        import tomli as tomllib
-    except ImportError:
-        tomllib = None
+
+def _toml_module():
+    """tomllib, imported only when a TOML file is read: it and difflib
+    together weigh about 3 MB, which every worker would carry."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:  # pragma: no cover - Python 3.10
+        import tomli
+
+        return tomli
+    except ImportError:  # pragma: no cover
+        return None
+
 
 DEFAULT_FILES = ("glade.conf.py", "glade.toml", "pyproject.toml")
 CMD_ARGS_VAR = "GLADE_CMD_ARGS"
@@ -390,6 +397,8 @@ def _error_line(error: BaseException, path: str) -> int | None:
 def _suggest(name: str, candidates=FILE_SETTINGS) -> str | None:
     """A setting `name` is probably a misspelling of: close, and about as long
     (so helpers like `graceful_timeout_str` are not taken for typos)."""
+    import difflib
+
     matches = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.85)
     if matches and abs(len(matches[0]) - len(name)) <= 2:
         return matches[0]
@@ -400,6 +409,7 @@ def _suggest(name: str, candidates=FILE_SETTINGS) -> str | None:
 
 
 def _load_toml(cfg: Config, data: bytes, display: str) -> None:
+    tomllib = _toml_module()
     if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
         raise ConfigError(f"config file {display}: reading TOML on Python 3.10 needs tomli")
     try:
@@ -477,6 +487,8 @@ def _load_environ(cfg: Config, environ: Mapping[str, str]) -> None:
     env_vars = sorted(known)
     for name in environ:
         if name.startswith("GLADE_") and name not in known:
+            import difflib
+
             matches = difflib.get_close_matches(name, env_vars, n=1, cutoff=0.85)
             if matches:
                 cfg.warn(

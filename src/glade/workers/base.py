@@ -70,6 +70,7 @@ class Worker:
         self.drain_deadline: float | None = None
         self.master_gone = False
         self.control_fd = -1  # the master writes `drain <deadline>` here before SIGTERM
+        self._announced_deadline: float | None = None
         self._retiring_reported = False
 
     def after_fork(self) -> None:
@@ -170,19 +171,33 @@ class Worker:
         every process), so the worker cuts its requests just before the moment
         the master would otherwise kill it. A TERM sent by hand carries none.
         """
-        deadline = None
-        try:
-            data = os.read(self.control_fd, 4096)
-        except OSError:
-            return None
-        for line in data.decode("ascii", "replace").splitlines():
-            kind, _, value = line.partition(" ")
-            if kind == "drain":
-                try:
-                    deadline = float(value)
-                except ValueError:
-                    continue
-        return deadline
+        self.read_control()
+        return self._announced_deadline
+
+    def read_control(self) -> None:
+        """Read what the master wrote on the control pipe.
+
+        End of file means the master is gone: the pipe's write end closed
+        with it, so a worker watching this fd learns of it at once.
+        """
+        while True:
+            try:
+                data = os.read(self.control_fd, 4096)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.master_gone = True
+                return
+            if not data:
+                self.master_gone = True
+                return
+            for line in data.decode("ascii", "replace").splitlines():
+                kind, _, value = line.partition(" ")
+                if kind == "drain":
+                    try:
+                        self._announced_deadline = float(value)
+                    except ValueError:
+                        continue
 
     def install_abort_handler(self) -> None:
         """SIGABRT from the master means the event loop stopped running.
@@ -211,22 +226,6 @@ class Worker:
 
     def other_stacks(self, blocking_frame) -> str:
         return ""
-
-    def watch_parent(self) -> None:
-        """Ask the kernel for SIGTERM the moment the master dies (Linux only).
-
-        The beat also checks getppid() every second, which covers the rest.
-        """
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            pr_set_pdeathsig = 1
-            libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):
-            return
-        if os.getppid() != self.master_pid:
-            os.kill(os.getpid(), signal.SIGTERM)  # the master died before prctl
 
 
 class WorkerAborted(BaseException):

@@ -74,6 +74,12 @@ class GeventWorker(Worker):
         call_hook(self.cfg, "worker_int", self)
         self.request_stop("SIGQUIT", graceful=False)
 
+    def _on_control(self) -> None:
+        self.read_control()
+        if self.master_gone:
+            self._control_watcher.stop()
+            self.request_stop("the master process is gone", graceful=True)
+
     def _install_signals(self) -> None:
         gevent = self._gevent
         ignore_terminal_interrupt()
@@ -81,7 +87,9 @@ class GeventWorker(Worker):
         gevent.signal_handler(signal.SIGQUIT, self._on_quit)
         gevent.signal_handler(signal.SIGUSR1, reopen_log_files)
         self.install_abort_handler()
-        self.watch_parent()
+        # The control pipe: the master's drain deadline, or EOF if it dies.
+        self._control_watcher = gevent.get_hub().loop.io(self.control_fd, 1)
+        self._control_watcher.start(self._on_control)
 
     # -- serving ---------------------------------------------------------
 

@@ -74,7 +74,6 @@ class SyncWorker(Worker):
         signal.signal(signal.SIGALRM, self._on_deadline)
         signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_log_files())
         self.install_abort_handler()
-        self.watch_parent()
         # Wake select() when a signal arrives, instead of waiting out its timeout.
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
 
@@ -88,7 +87,8 @@ class SyncWorker(Worker):
         }
         self.lifecycle.move(State.SERVING)
         self.report("ready")
-        watched = [*by_fd, self._wake_r]
+        # The control pipe reads as EOF the moment the master dies.
+        watched = [*by_fd, self._wake_r, self.control_fd]
         try:
             while not self._stop_why:
                 self.beat()
@@ -101,6 +101,11 @@ class SyncWorker(Worker):
                     continue
                 if self._wake_r in readable:
                     self._clear_wakeups()
+                if self.control_fd in readable:
+                    self.read_control()
+                    if self.master_gone:
+                        self._stop_why = "the master process is gone"
+                        break
                 for fd in readable:
                     if fd in by_fd and not self._stop_why:
                         self._accept_one(*by_fd[fd])
