@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import sys
 import traceback
 from time import monotonic
@@ -244,6 +245,26 @@ def _short_trace() -> str:
     lines = traceback.format_list(app_frames or frames)
     lines += traceback.format_exception_only(kind, value)
     return "Traceback (most recent call last):\n" + "".join(lines).rstrip()
+
+
+# Linux copies TCP_NODELAY from a listening socket to the sockets it
+# accepts, which saves a setsockopt per connection; elsewhere each accepted
+# socket gets it.
+NODELAY_INHERITED = sys.platform.startswith("linux")
+
+
+def needs_nodelay(sock) -> bool:
+    """Prepare a listener: True if its accepted sockets still need TCP_NODELAY.
+
+    Small responses written without TCP_NODELAY can stall 40 ms on delayed ACK.
+    """
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        return True
+    return not NODELAY_INHERITED
 
 
 def ignore_terminal_interrupt() -> None:

@@ -22,7 +22,13 @@ from time import monotonic
 from glade.hooks import call_hook
 from glade.lifecycle import State
 from glade.logging import error_log, reopen_log_files
-from glade.workers.base import EXIT_OK, Worker, WorkerAborted, ignore_terminal_interrupt
+from glade.workers.base import (
+    EXIT_OK,
+    Worker,
+    WorkerAborted,
+    ignore_terminal_interrupt,
+    needs_nodelay,
+)
 from glade.workers.connection import Connection
 from glade.workers.watchdog import BlockWatchdog
 
@@ -44,6 +50,11 @@ class GeventWorker(Worker):
         from gevent import monkey
 
         monkey.patch_all()
+        import gevent
+
+        # Recording the spawning stack of every greenlet (a debugging aid)
+        # costs more than a short connection's own parsing.
+        gevent.config.track_greenlet_tree = False
         import gevent
         import gevent.event
 
@@ -138,7 +149,7 @@ class GeventWorker(Worker):
         greenlets = self.greenlets
         limit = self.max_connections
         serve = self._serve_connection
-        is_tcp = sock.family != _stdlib_socket.AF_UNIX
+        nodelay = needs_nodelay(sock)
         while True:
             while len(greenlets) >= limit:
                 # Full: leave further clients in the kernel's backlog.
@@ -151,7 +162,7 @@ class GeventWorker(Worker):
                     error_log.error("accept failed: %s; retrying in 0.5 s", error.strerror)
                     self._gevent.sleep(0.5)
                 continue
-            if is_tcp:
+            if nodelay:
                 client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
             greenlets.add(spawn(serve, client, remote, template, monotonic()))
 
@@ -182,14 +193,14 @@ class GeventWorker(Worker):
         """
         for sock, template in zip(sockets, self.templates, strict=True):
             sock.setblocking(False)
-            is_tcp = sock.family != _stdlib_socket.AF_UNIX
+            nodelay = needs_nodelay(sock)
             while True:
                 try:
                     client, remote = sock.accept()
                 except OSError:
                     break  # EAGAIN: the queue is empty
                 client.setblocking(True)
-                if is_tcp:
+                if nodelay:
                     client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
                 # Even past worker_connections: a drain must answer them all.
                 self.greenlets.add(

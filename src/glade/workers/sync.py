@@ -19,7 +19,7 @@ from time import monotonic
 from glade.hooks import call_hook
 from glade.lifecycle import State
 from glade.logging import error_log, reopen_log_files
-from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt
+from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt, needs_nodelay
 from glade.workers.connection import Connection
 
 BEAT_INTERVAL = 1.0
@@ -79,8 +79,10 @@ class SyncWorker(Worker):
 
     def serve(self) -> int:
         self._install_signals()
+        self._nodelay = {}
         for listener in self.listeners:
             listener.setblocking(False)
+            self._nodelay[listener.fileno()] = needs_nodelay(listener)
         by_fd = {
             listener.fileno(): (listener, template)
             for listener, template in zip(self.listeners, self.templates, strict=False)
@@ -134,7 +136,7 @@ class SyncWorker(Worker):
                 error_log.error("accept failed: %s", error.strerror)
             return
         client.setblocking(True)
-        if client.family != socket.AF_UNIX:
+        if self._nodelay[listener.fileno()]:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = Connection(client, remote, self, template)
         self.connections.add(connection)
