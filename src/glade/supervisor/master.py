@@ -290,6 +290,7 @@ class Master:
         from glade.workers.sync import SyncWorker
 
         worker_class = GeventWorker if self.cfg.worker_class == "gevent" else SyncWorker
+        worker_class.preload_in_master()
         status_r, status_w = os.pipe()
         control_r, control_w = os.pipe()
         for fd in (status_r, control_w):
@@ -445,8 +446,10 @@ class Master:
         if worker.stop_sent is not None:
             if code == 0:
                 error_log.info("Worker %d exited", worker.pid)
+            elif not worker.ready:
+                error_log.info("Worker %d stopped while booting", worker.pid)
             else:
-                error_log.warning("Worker %d stopped with %s", worker.pid, _describe_exit(code))
+                error_log.warning("Worker %d stopped (%s)", worker.pid, _describe_exit(code))
             return
         error_log.error("Worker %d died unexpectedly (%s)", worker.pid, _describe_exit(code))
         if monotonic() - worker.started < 1.0:

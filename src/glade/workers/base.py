@@ -2,8 +2,9 @@
 
 A worker talks to its master through one pipe of short text lines:
 `ready`, `beat <busy requests>`, `boot-error <message>`. The beats are the
-heartbeat (a worker whose beats stop is stuck); a write that fails means
-the master is gone, and the worker drains and exits.
+heartbeat (a worker whose beats stop is stuck). The master writes the other
+way on a control pipe (the drain deadline); its end of file, or a write
+that fails, means the master is gone, and the worker drains and exits.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class Worker:
         # How connections bound their waits: socket timeouts, or a sweeper
         # (see workers/connection.py); the gevent worker sweeps.
         self.sweeps_deadlines = False
+        # How long a connection closed with a request still arriving reads
+        # and drops the rest (see Connection._linger).
+        self.linger_seconds = 2.0
         self.pre_request = getattr(cfg, "pre_request", None)
         self.post_request = getattr(cfg, "post_request", None)
         self.app = None
@@ -73,6 +77,10 @@ class Worker:
         self.control_fd = -1  # the master writes `drain <deadline>` here before SIGTERM
         self._announced_deadline: float | None = None
         self._retiring_reported = False
+
+    @staticmethod
+    def preload_in_master() -> None:
+        """Import, before the first fork, what every worker will need anyway."""
 
     def after_fork(self) -> None:
         self.pid = os.getpid()
@@ -111,9 +119,13 @@ class Worker:
             self.report(f"boot-error {error}")
             return EXIT_BOOT_ERROR
         except Exception as error:
-            # The app's own import failed: its traceback is the useful part.
-            error_log.error("worker %d: the app failed to load:\n%s", self.pid, _short_trace())
-            self.report(f"boot-error the app failed to load: {type(error).__name__}: {error}")
+            # The app's own import failed: one line names the error and where
+            # it was raised; the traceback is there with --log-level debug.
+            error_log.debug("worker %d: the app failed to load:\n%s", self.pid, _short_trace())
+            self.report(
+                f"boot-error the app failed to load: {type(error).__name__}: {error}"
+                + _raised_where()
+            )
             return EXIT_BOOT_ERROR
         self.templates = [self._environ_template(listener) for listener in self.listeners]
         try:
@@ -237,14 +249,34 @@ class WorkerAborted(BaseException):
     """
 
 
+_GLADE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _app_frames(trace) -> list:
+    """The frames of a traceback that are the app's: not Glade's, not importlib's."""
+    frames = traceback.extract_tb(trace)
+    return [
+        frame
+        for frame in frames
+        if not frame.filename.startswith(_GLADE_DIR) and not frame.filename.startswith("<frozen")
+    ] or frames
+
+
 def _short_trace() -> str:
     """The traceback of the exception being handled, without Glade's frames."""
     kind, value, trace = sys.exc_info()
-    frames = traceback.extract_tb(trace)
-    app_frames = [frame for frame in frames if "/glade/" not in frame.filename.replace("\\", "/")]
-    lines = traceback.format_list(app_frames or frames)
+    lines = traceback.format_list(_app_frames(trace))
     lines += traceback.format_exception_only(kind, value)
     return "Traceback (most recent call last):\n" + "".join(lines).rstrip()
+
+
+def _raised_where() -> str:
+    """` (at app.py:3)`: the innermost app frame of the exception being handled."""
+    frames = _app_frames(sys.exc_info()[2])
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" (at {os.path.relpath(frame.filename)}:{frame.lineno})"
 
 
 # Linux copies TCP_NODELAY from a listening socket to the sockets it

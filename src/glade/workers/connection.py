@@ -85,6 +85,8 @@ class Connection:
     def serve(self, accepted_at: float) -> None:
         try:
             self._serve(accepted_at)
+            if self.parser.in_message:
+                self._linger()
         except ClientDisconnected:
             pass
         except OSError as error:
@@ -145,6 +147,25 @@ class Connection:
                 # byte, or now if part of it came with this request.
                 head_deadline = None
             # A stray Body/EndOfMessage cannot happen: _handle consumes them.
+
+    def _linger(self) -> None:
+        """Close without destroying the answer: read what the client still sends.
+
+        Closing a socket with unread data makes the kernel send a reset,
+        which can wipe out the response (a 413, or a reply to an upload the
+        app ignored) before the client reads it. So: stop writing, then read
+        and drop the rest for a short while, as nginx's lingering close does.
+        """
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        deadline = monotonic() + self.worker.linger_seconds
+        try:
+            while self._recv(deadline):
+                pass
+        except (OSError, TimeoutError):
+            pass
 
     def _head_timed_out(self) -> None:
         if self.parser.in_message:

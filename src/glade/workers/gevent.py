@@ -42,21 +42,38 @@ FRESH_GRACE = 1.0
 CUT_MARGIN = 0.25
 
 
+# Libraries the worker needs that are safe to load in the master: none of
+# them is gevent and none patches anything (`_ssl` is OpenSSL's C module,
+# not `ssl`, which gevent must patch before anyone imports it). Loaded once
+# before fork, their pages are shared by every worker, instead of each
+# worker loading and relocating its own copy after fork.
+SHAREABLE_LIBRARIES = ("_ssl", "greenlet", "zope.interface", "zope.event")
+
+
 class GeventWorker(Worker):
     kind = "gevent"
     multithread = True  # requests run concurrently in one process
+
+    @staticmethod
+    def preload_in_master() -> None:
+        import importlib
+
+        for name in SHAREABLE_LIBRARIES:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
 
     def prepare(self) -> None:
         from gevent import monkey
 
         monkey.patch_all()
         import gevent
+        import gevent.event
 
         # Recording the spawning stack of every greenlet (a debugging aid)
         # costs more than a short connection's own parsing.
         gevent.config.track_greenlet_tree = False
-        import gevent
-        import gevent.event
 
         self._gevent = gevent
         self._wake = gevent.event.Event()
@@ -228,14 +245,16 @@ class GeventWorker(Worker):
 
     def _drain(self) -> None:
         idle = sum(1 for connection in list(self.connections) if connection.close_if_idle())
-        busy = len(self.connections) - idle
+        busy = len(self.greenlets) - idle
         error_log.info(
             "worker %d draining: %d connections busy, %d idle closed", self.pid, busy, idle
         )
         cut_at = self.drain_deadline - CUT_MARGIN
         fresh_at = monotonic() + FRESH_GRACE
         next_beat = 0.0
-        while self.connections and not self._stop_now:
+        # Greenlets, not connections: a connection taken from the backlog
+        # may not have started to run yet.
+        while self.greenlets and not self._stop_now:
             now = monotonic()
             if now >= cut_at:
                 break
@@ -251,7 +270,7 @@ class GeventWorker(Worker):
             self._wake.wait(max(wake_at - now, 0.01))
 
     def _cut_remaining(self) -> None:
-        if not self.connections:
+        if not self.greenlets:
             return
         busy = sum(1 for connection in self.connections if connection.writer is not None)
         why = "forced stop" if self._stop_now else "graceful timeout"
@@ -260,7 +279,7 @@ class GeventWorker(Worker):
             self.pid,
             why,
             busy,
-            len(self.connections),
+            len(self.greenlets),
         )
         self._gevent.killall(list(self.greenlets), block=True, timeout=1.0)
 

@@ -35,6 +35,7 @@ class SyncWorker(Worker):
 
     def prepare(self) -> None:
         self.keepalive = 0  # one connection at a time: an idle one would block the rest
+        self.linger_seconds = 0.5  # the worker serves no one else meanwhile
         self._stop_why = ""
         self._busy = False
         self._forced = False
@@ -85,7 +86,7 @@ class SyncWorker(Worker):
             self._nodelay[listener.fileno()] = needs_nodelay(listener)
         by_fd = {
             listener.fileno(): (listener, template)
-            for listener, template in zip(self.listeners, self.templates, strict=False)
+            for listener, template in zip(self.listeners, self.templates, strict=True)
         }
         self.lifecycle.move(State.SERVING)
         self.report("ready")
@@ -111,13 +112,33 @@ class SyncWorker(Worker):
                 for fd in readable:
                     if fd in by_fd and not self._stop_why:
                         self._accept_one(*by_fd[fd])
+            self.lifecycle.move(State.DRAINING, self._stop_why)
+            if not self._forced:
+                self._serve_backlog(by_fd)
         except StopNow:
-            pass
-        self.lifecycle.move(State.DRAINING, self._stop_why)
+            if self.lifecycle.state is State.SERVING:
+                self.lifecycle.move(State.DRAINING, self._stop_why)
         for listener in self.listeners:
             listener.close()
         self.lifecycle.move(State.STOPPED)
         return EXIT_OK
+
+    def _serve_backlog(self, by_fd) -> None:
+        """Answer the connections the kernel already queued, before closing.
+
+        The last close of a listening socket resets whatever is still queued;
+        the deadline (SIGALRM) still bounds the time this takes.
+        """
+        if self.drain_deadline is None:
+            self.drain_deadline = self.master_deadline() or monotonic() + self.cfg.graceful_timeout
+        remaining = self.drain_deadline - CUT_MARGIN - monotonic()
+        if remaining <= 0:
+            return
+        signal.setitimer(signal.ITIMER_REAL, remaining)
+        cut_at = self.drain_deadline - CUT_MARGIN
+        for listener, template in by_fd.values():
+            while monotonic() < cut_at and self._accept_one(listener, template):
+                pass
 
     def _clear_wakeups(self) -> None:
         try:
@@ -126,15 +147,16 @@ class SyncWorker(Worker):
         except BlockingIOError:
             pass
 
-    def _accept_one(self, listener, template) -> None:
+    def _accept_one(self, listener, template) -> bool:
+        """Serve one connection, if one is waiting; False if none was."""
         try:
             client, remote = listener.accept()
         except BlockingIOError:
-            return  # another worker took it
+            return False  # another worker took it
         except OSError as error:
             if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 error_log.error("accept failed: %s", error.strerror)
-            return
+            return False
         client.setblocking(True)
         if self._nodelay[listener.fileno()]:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -151,4 +173,6 @@ class SyncWorker(Worker):
         finally:
             self._busy = False
             self.connections.discard(connection)
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            if self.lifecycle.state is State.SERVING:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        return True

@@ -9,8 +9,10 @@
 
 import os
 import time
+from wsgiref.validate import validator
 
 
+@validator  # every request is also a PEP 3333 check
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/slow":

@@ -126,3 +126,7 @@ def cookies():
     response.set_cookie("first", "1")
     response.set_cookie("second", "2", httponly=True)
     return response
+
+
+# Every request but /big goes through wsgiref's PEP 3333 validator.
+app.wsgi_app = common.validated(app.wsgi_app)

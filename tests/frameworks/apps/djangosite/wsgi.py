@@ -2,8 +2,10 @@
 
 import os
 
+import common
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "djangosite.settings")
 
-application = get_wsgi_application()
+# Every request but /big goes through wsgiref's PEP 3333 validator.
+application = common.validated(get_wsgi_application())
