@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from support.server import TRACEBACK, GladeServer, read_until_close, split_responses
+from support.server import TRACEBACK, read_until_close, split_responses
 
 LIMIT_ARGS = (
     "--limit-request-line",
@@ -119,17 +119,6 @@ BAD_REQUESTS = {
         413,
     ),
 }
-
-
-@pytest.fixture(scope="module", params=["gevent", "sync"])
-def worker_class(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def server(worker_class):
-    with GladeServer("validated:app", "-k", worker_class, *SERVER_ARGS) as server:
-        yield server
 
 
 def assert_serving(server) -> None:

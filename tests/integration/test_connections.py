@@ -7,20 +7,9 @@ import json
 import time
 
 import pytest
-from support.server import GladeServer, read_response, read_until_close, split_responses
+from support.server import read_response, read_until_close, split_responses
 
 SERVER_ARGS = ("--keep-alive", "1", "--graceful-timeout", "3")
-
-
-@pytest.fixture(scope="module", params=["gevent", "sync"])
-def worker_class(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def server(worker_class):
-    with GladeServer("validated:app", "-k", worker_class, *SERVER_ARGS) as server:
-        yield server
 
 
 # The sync worker closes every connection after one response.

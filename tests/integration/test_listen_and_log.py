@@ -25,11 +25,6 @@ def ipv6_loopback_available() -> bool:
     return True
 
 
-@pytest.fixture(params=["gevent", "sync"])
-def worker_class(request) -> str:
-    return request.param
-
-
 @pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback here")
 def test_ipv6_bind(glade_server):
     server = glade_server("validated:app", "--graceful-timeout", "3", bind="[::1]:0")

@@ -9,7 +9,6 @@ import time
 import pytest
 import requests
 from support.server import (
-    GladeServer,
     read_response,
     read_until_close,
     split_responses,
@@ -19,17 +18,6 @@ from support.server import (
 SERVER_ARGS = ("--keep-alive", "1", "--graceful-timeout", "3")
 MiB = 1024 * 1024
 gevent_only = pytest.mark.parametrize("worker_class", ["gevent"], indirect=True)
-
-
-@pytest.fixture(scope="module", params=["gevent", "sync"])
-def worker_class(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def server(worker_class):
-    with GladeServer("validated:app", "-k", worker_class, *SERVER_ARGS) as server:
-        yield server
 
 
 def assert_serving(server) -> None:

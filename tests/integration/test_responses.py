@@ -12,7 +12,6 @@ import pytest
 from support.server import (
     APPS_DIR,
     TRACEBACK,
-    GladeServer,
     read_until_close,
     split_responses,
     wait_until,
@@ -20,17 +19,6 @@ from support.server import (
 
 SERVER_ARGS = ("--keep-alive", "1", "--graceful-timeout", "3")
 STREAM_BODY = b"".join(f"part {i}\n".encode() for i in range(5))
-
-
-@pytest.fixture(scope="module", params=["gevent", "sync"])
-def worker_class(request) -> str:
-    return request.param
-
-
-@pytest.fixture(scope="module")
-def server(worker_class):
-    with GladeServer("validated:app", "-k", worker_class, *SERVER_ARGS) as server:
-        yield server
 
 
 def get(server, path: str, method: str = "GET"):

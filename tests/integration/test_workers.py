@@ -5,14 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
-import pytest
 import requests
 from support.server import wait_until
-
-
-@pytest.fixture(params=["gevent", "sync"])
-def worker_class(request) -> str:
-    return request.param
 
 
 def test_two_workers_and_a_killed_one_is_replaced(glade_server, worker_class):

@@ -128,6 +128,10 @@ class GladeServer:
             sock.sendall(data)
             return read_until_close(sock, timeout)
 
+    def get(self, path: str = "/", timeout: float = 10.0) -> tuple[int, bytes]:
+        """One GET on a fresh connection: (status, body)."""
+        return http_get(self.host, self.port, path, timeout)
+
     def output(self, since: int = 0) -> str:
         """The server's stdout and stderr so far (from byte offset `since`)."""
         with open(self.log_path, "rb") as log:
@@ -189,6 +193,19 @@ class GladeServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def http_get(host: str, port: int, path: str = "/", timeout: float = 10.0) -> tuple[int, bytes]:
+    """One GET on a fresh connection: (status, body)."""
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def kill_group(pid: int) -> None:

@@ -60,19 +60,9 @@ def start(glade_server, tmp_path, *args):
     return server, log
 
 
-def get(server, path: str, timeout: float = 10):
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def test_pre_and_post_request_hooks_see_each_request(glade_server, tmp_path):
     server, log = start(glade_server, tmp_path, "-w", "1")
-    assert get(server, "/pid?x=1")[0] == 200
+    assert server.get("/pid?x=1")[0] == 200
     worker = server.worker_pids()[0]
     assert named(log, "pre_request") == [
         {
@@ -101,7 +91,7 @@ def test_pre_and_post_request_hooks_see_each_request(glade_server, tmp_path):
 def test_worker_abort_runs_when_a_stuck_worker_is_aborted(glade_server, tmp_path):
     server, log = start(glade_server, tmp_path, "-w", "1", "--timeout", "2")
     stuck = server.worker_pids()[0]
-    assert get(server, "/spin?30", timeout=15)[0] == 500
+    assert server.get("/spin?30", timeout=15)[0] == 500
     assert wait_until(lambda: named(log, "worker_abort"), 10)
     assert named(log, "worker_abort")[0]["worker"] == stuck
     assert server.tracebacks() == 0

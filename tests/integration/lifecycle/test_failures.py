@@ -10,39 +10,20 @@ import sys
 import time
 
 from support.load import hold_requests, join_all
-from support.server import TRACEBACK, children_of, kill_group
+from support.server import TRACEBACK, children_of, kill_group, wait_until
 
 APP = "lifecycle_app:app"
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def get(server, path: str = "/", timeout: float = 10.0):
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def test_a_crashed_worker_is_replaced(glade_server):
     server = glade_server(APP, "-w", "1")
     first = server.worker_pids()
     try:
-        get(server, "/crash", timeout=5)
+        server.get("/crash", timeout=5)
     except (http.client.HTTPException, OSError):
         pass  # the worker died mid-request, as the app asked
     assert wait_until(lambda: server.worker_pids() not in ([], first), 10)
-    assert wait_until(lambda: get(server)[0] == 200, 10)
+    assert wait_until(lambda: server.get()[0] == 200, 10)
     assert "died unexpectedly (exit status 13)" in server.output()
     assert server.tracebacks() == 0
 
@@ -76,7 +57,7 @@ def test_a_stuck_worker_is_aborted_with_the_blocking_stack(glade_server):
     assert time.monotonic() - started < 8
     assert results[0][0] == 500, results
     assert wait_until(lambda: server.worker_pids() not in ([], stuck_worker), 10)
-    assert wait_until(lambda: get(server)[0] == 200, 10)
+    assert wait_until(lambda: server.get()[0] == 200, 10)
     output = server.output()
     assert "WORKER TIMEOUT" in output
     assert 'lifecycle_app.py", line' in output  # where the app was stuck
@@ -91,7 +72,7 @@ def test_a_worker_stuck_inside_c_code_is_killed_and_the_log_says_so(glade_server
     join_all(threads, 15)
     assert results[0][0] == "error"  # the worker died without a word to the client
     assert wait_until(lambda: server.worker_pids() not in ([], stuck_worker), 10)
-    assert wait_until(lambda: get(server)[0] == 200, 10)
+    assert wait_until(lambda: server.get()[0] == 200, 10)
     output = server.output()
     assert "did not answer SIGABRT (blocked inside C code?)" in output
     assert output.count(TRACEBACK) == 0, output
@@ -99,7 +80,7 @@ def test_a_worker_stuck_inside_c_code_is_killed_and_the_log_says_so(glade_server
 
 def test_a_greenlet_blocking_the_loop_is_reported_once_with_its_stack(glade_server):
     server = glade_server(APP, "-w", "1", "--block-warn-ms", "200")
-    assert get(server, "/spin?0.6") == (200, b"spun")
+    assert server.get("/spin?0.6") == (200, b"spun")
     assert wait_until(lambda: "blocked the event loop" in server.output(), 5)
     time.sleep(0.3)
     output = server.output()

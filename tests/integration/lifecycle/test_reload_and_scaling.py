@@ -10,29 +10,9 @@ from pathlib import Path
 
 import pytest
 from support.load import Load
+from support.server import wait_until
 
 APP = "lifecycle_app:app"
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def get(server, path: str = "/") -> tuple[int, bytes]:
-    import http.client
-
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def write_app(directory: Path, body: str, *, broken: bool = False) -> None:
@@ -56,7 +36,7 @@ def assert_no_failures(load: Load) -> None:
 def test_sighup_reloads_the_app_with_no_failed_request(glade_server, tmp_path):
     write_app(tmp_path, "version one")
     server = glade_server("reloadable:app", "-w", "2", cwd=tmp_path)
-    assert get(server) == (200, b"version one")
+    assert server.get() == (200, b"version one")
     old_workers = set(server.worker_pids())
     with Load(server.host, server.port, clients=4) as load:
         load.wait_for(100)
@@ -66,7 +46,7 @@ def test_sighup_reloads_the_app_with_no_failed_request(glade_server, tmp_path):
         assert wait_until(lambda: not old_workers & set(server.worker_pids()), 15)
         load.wait_for(load.counts["ok"] + 100)
     assert_no_failures(load)
-    assert get(server) == (200, b"version two")
+    assert server.get() == (200, b"version two")
     output = server.output()
     # The new workers were ready before the old ones began to drain.
     assert output.index("Reload complete") < output.index("SERVING -> DRAINING")
@@ -81,7 +61,7 @@ def test_sighup_with_a_broken_app_keeps_the_old_workers_serving(glade_server, tm
     server.signal(signal.SIGHUP)
     assert wait_until(lambda: "Reload failed" in server.output(), 15), server.output()
     time.sleep(0.5)
-    assert get(server) == (200, b"still here")
+    assert server.get() == (200, b"still here")
     assert old_workers <= set(server.worker_pids())
     assert server.proc.poll() is None
     assert "a_module_that_does_not_exist" in server.output()
@@ -131,19 +111,8 @@ def test_sigwinch_drains_workers_and_sighup_brings_them_back(glade_server):
     server.signal(signal.SIGWINCH)
     assert wait_until(lambda: server.worker_pids() == [], 10)
     with pytest.raises(OSError):
-        get_with_timeout(server, 0.5)  # the socket is kept: connects, but nobody answers
+        server.get(timeout=0.5)  # the socket is kept: connects, but nobody answers
     server.signal(signal.SIGHUP)
     assert wait_until(lambda: len(server.worker_pids()) == 2, 10)
-    assert wait_until(lambda: get(server)[0] == 200, 10)
+    assert wait_until(lambda: server.get()[0] == 200, 10)
     assert server.tracebacks() == 0
-
-
-def get_with_timeout(server, timeout: float):
-    import http.client
-
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-    try:
-        connection.request("GET", "/")
-        return connection.getresponse().status
-    finally:
-        connection.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -12,28 +11,9 @@ import time
 from pathlib import Path
 
 from support.load import Load
-from support.server import APPS_DIR, children_of, kill_group
+from support.server import APPS_DIR, children_of, http_get, kill_group, wait_until
 
 APP = "lifecycle_app:app"
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def get(host: str, port: int, path: str = "/", timeout: float = 10.0):
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def read_pid(path: Path) -> int | None:
@@ -66,7 +46,7 @@ def test_sigusr2_upgrades_the_master_with_no_failed_request(glade_server, tmp_pa
         assert load.counts["failed"] == 0, (load.counts, load.errors)
         assert load.counts["refused"] == 0
         assert len(children_of(new_master)) == 2
-        assert get(server.host, server.port)[0] == 200
+        assert server.get()[0] == 200
     finally:
         if new_master:
             os.kill(new_master, signal.SIGTERM)
@@ -79,7 +59,7 @@ def test_shutdown_delay_keeps_serving_before_the_drain(glade_server):
     sent = time.monotonic()
     server.signal(signal.SIGTERM)
     time.sleep(0.5)
-    assert get(server.host, server.port) == (200, b"Hello, World!")  # still serving
+    assert server.get() == (200, b"Hello, World!")  # still serving
     assert server.wait(timeout=10) == 0
     assert time.monotonic() - sent > 1.4
     assert "shutdown_delay" in server.output()
@@ -141,7 +121,7 @@ def test_socket_activation_with_listen_fds(tmp_path):
     listener.close()  # only glade holds the socket now
     try:
         assert wait_until(lambda: "BOOTING -> SERVING" in log.read_text(), 20), log.read_text()
-        assert get("127.0.0.1", port) == (200, b"Hello, World!")
+        assert http_get("127.0.0.1", port) == (200, b"Hello, World!")
         assert "inherited listening sockets" in log.read_text()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
