@@ -71,6 +71,25 @@ def test_serves_through_gunicorn(gunicorn):
     assert_clean(server)
 
 
+def test_an_ignored_upload_still_gets_its_response(gunicorn):
+    """The app answers without reading an 8 MiB body: the worker closes with a
+    lingering read, so the kernel does not reset the answer away."""
+    import http.client
+
+    server = gunicorn()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request("POST", "/", body=b"x" * (8 * 1024 * 1024))
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, b"Hello, World!")
+        assert response.getheader("Connection") == "close"
+    finally:
+        connection.close()
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert_clean(server)
+
+
 def test_one_ctrl_c_drains(gunicorn):
     server = gunicorn(tty=True, workers=2, graceful_timeout=5)
     idle = idle_keep_alive(server)

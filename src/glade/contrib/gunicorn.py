@@ -457,6 +457,7 @@ class _Host:
         self.can_sendfile = bool(cfg.sendfile) and tls is None
         self.access_log = _AccessLog(worker.log) if _access_log_enabled(worker.log) else None
         self.sweeps_deadlines = False  # each wait is a socket timeout
+        self.linger_seconds = 2.0  # see Connection._linger
         self.pre_request = _hook_if_set(cfg, "pre_request")
         self.post_request = _hook_if_set(cfg, "post_request")
 
