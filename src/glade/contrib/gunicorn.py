@@ -434,6 +434,7 @@ class _Host:
         "header_timeout",
         "keepalive",
         "limits",
+        "linger_seconds",
         "post_request",
         "pre_request",
         "sweeps_deadlines",
