@@ -27,7 +27,7 @@ from time import monotonic
 from glade.hooks import HookFailed, call_hook
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log, reopen_log_files, setup_logging
-from glade.supervisor import systemd
+from glade.supervisor import systemd, upgrade
 from glade.supervisor.pidfile import Pidfile
 from glade.supervisor.sockets import BindError, bind, bound_address, parse_address
 
@@ -43,7 +43,6 @@ FORCED_STOP_GRACE = 1.0
 # Respawn back-off for workers that die soon after they start.
 MIN_RESPAWN_DELAY = 0.1
 MAX_RESPAWN_DELAY = 5.0
-UPGRADED_FROM_ENV = "GLADE_UPGRADED_FROM"
 
 HANDLED_SIGNALS = (
     signal.SIGINT,
@@ -113,8 +112,7 @@ class Master:
         self.drain_at: float | None = None  # end of the shutdown delay
         self.reloading: tuple[int, object] | None = None  # (old generation, old cfg)
         self.upgrade_child: int | None = None
-        self.upgraded_from = _int_env(UPGRADED_FROM_ENV)
-        os.environ.pop(UPGRADED_FROM_ENV, None)
+        self.upgraded_from = upgrade.upgraded_from()
         self.pidfile: Pidfile | None = None
         self._wake_r = self._wake_w = -1
 
@@ -179,7 +177,7 @@ class Master:
         if not path:
             return
         if self.upgraded_from and _alive(self.upgraded_from):
-            path += ".2"  # the old master still runs and owns the plain name
+            path += upgrade.NEW_SUFFIX  # the old master still runs and owns the plain name
         self.pidfile = Pidfile(path)
         self.pidfile.write(self.pid)
 
@@ -606,34 +604,11 @@ class Master:
             return
         call_hook(self.cfg, "pre_exec", self)
         if self.pidfile is not None:
-            self.pidfile.rename(self.pidfile.path + ".oldbin")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            self._exec_new_master()
+            self.pidfile.rename(self.pidfile.path + upgrade.OLD_SUFFIX)
+        pid = upgrade.start_new_master(self.listeners, self.argv, self.pid)
         self.upgrade_child = pid
         self.owned_unix_paths.clear()  # the new master serves those paths now
         error_log.info("SIGUSR2: started a new master %d; send SIGTERM here to finish", pid)
-
-    def _exec_new_master(self) -> None:
-        try:
-            signal.set_wakeup_fd(-1)
-            high = [os.dup(listener.fileno()) for listener in self.listeners]
-            for offset, fd in enumerate(high):
-                target = systemd.SD_LISTEN_FDS_START + offset
-                os.dup2(fd, target, inheritable=True)
-            env = dict(os.environ)
-            env.update(
-                LISTEN_FDS=str(len(high)),
-                LISTEN_PID=str(os.getpid()),
-                **{UPGRADED_FROM_ENV: str(self.pid)},
-            )
-            os.execvpe(sys.executable, [sys.executable, "-m", "glade", *self.argv], env)
-        except BaseException as error:
-            print(f"glade: error: the upgrade could not start: {error}", file=sys.stderr)
-        finally:
-            os._exit(EXIT_FAILURE)
 
     def _on_upgrade_exit(self, status: int) -> None:
         self.upgrade_child = None
@@ -641,14 +616,14 @@ class Master:
             "The new master from SIGUSR2 exited (%s); this master keeps serving",
             _describe_exit(os.waitstatus_to_exitcode(status)),
         )
-        if self.pidfile is not None and self.pidfile.path.endswith(".oldbin"):
-            self.pidfile.rename(self.pidfile.path[: -len(".oldbin")])
+        if self.pidfile is not None and self.pidfile.path.endswith(upgrade.OLD_SUFFIX):
+            self.pidfile.rename(self.pidfile.path[: -len(upgrade.OLD_SUFFIX)])
 
     def _promote(self) -> None:
         error_log.info("The old master %d is gone; this master takes over", self.upgraded_from)
         self.upgraded_from = None
-        if self.pidfile is not None and self.pidfile.path.endswith(".2"):
-            self.pidfile.rename(self.pidfile.path[: -len(".2")])
+        if self.pidfile is not None and self.pidfile.path.endswith(upgrade.NEW_SUFFIX):
+            self.pidfile.rename(self.pidfile.path[: -len(upgrade.NEW_SUFFIX)])
 
     # -- stopping --------------------------------------------------------------
 
@@ -732,13 +707,6 @@ def _describe_exit(code: int) -> str:
         name = signal.Signals(-code).name
         return f"killed by {name}" + (", perhaps out of memory" if name == "SIGKILL" else "")
     return f"exit status {code}"
-
-
-def _int_env(name: str) -> int | None:
-    try:
-        return int(os.environ.get(name, ""))
-    except ValueError:
-        return None
 
 
 def _url(listener) -> str:
