@@ -142,6 +142,10 @@ def app(environ, start_response):
         size = os.path.getsize(filename)
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(size))])
         return environ["wsgi.file_wrapper"](handle, 8192)
+    if path == "/osenv":
+        return _respond(
+            start_response, "200 OK", os.environ.get(environ["QUERY_STRING"], "").encode()
+        )
     if path == "/pid":
         return _respond(start_response, "200 OK", str(os.getpid()).encode())
     if method == "POST" and path == "/ignore-body":

@@ -729,10 +729,10 @@ SETTINGS: tuple[Setting, ...] = (
         ("-e", "--env"),
         _raw_env,
         [],
-        "Environment variables to set for the app, as `NAME=VALUE`; repeat the flag for more.",
+        "Environment variables to set for the app, as `NAME=VALUE`; repeat the flag for "
+        "more. Set in the master, so every worker (and a reload) sees them.",
         metavar="NAME=VALUE",
         multiple=True,
-        unsupported=NOT_YET,
     ),
     Setting(
         "preload_app",

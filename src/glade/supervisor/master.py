@@ -124,6 +124,7 @@ class Master:
 
     def run(self) -> int:
         setup_logging(self.cfg)
+        apply_raw_env(self.cfg)
         _set_title(f"glade: master [{self.cfg.wsgi_app}]")
         try:
             call_hook(self.cfg, "on_starting", self)
@@ -560,6 +561,7 @@ class Master:
             return
         self.cfg = new_cfg
         setup_logging(new_cfg)
+        apply_raw_env(new_cfg)
         call_hook(new_cfg, "on_reload", self)
         self.reloading = (self.generation, old_cfg)
         self.generation += 1
@@ -668,6 +670,13 @@ class Master:
         if self.pidfile is not None:
             self.pidfile.remove(self.pid)
         error_log.info("Shutting down: master")
+
+
+def apply_raw_env(cfg) -> None:
+    """`raw_env` (gunicorn's `-e NAME=VALUE`): into the environment workers inherit."""
+    for item in cfg.raw_env:
+        name, _, value = item.partition("=")
+        os.environ[name] = value
 
 
 def _kill(pid: int, signum: int) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.server import APPS_DIR, TESTS_DIR, TRACEBACK, free_port
+from support.server import APPS_DIR, TESTS_DIR, TRACEBACK, free_port, wait_until
 
 REPO = TESTS_DIR.parent
 
@@ -269,3 +269,19 @@ def test_example_configs_serve(glade_server, example):
     server.signal(signal.SIGTERM)
     assert server.wait(timeout=20) == 0
     assert server.tracebacks() == 0
+
+
+def test_raw_env_reaches_the_app_and_a_reload_updates_it(glade_server, tmp_path):
+    config = tmp_path / "gunicorn.conf.py"
+    config.write_text('raw_env = ["GREETING=hello", "EMPTY="]\n')
+    server = glade_server("validated:app", "-c", str(config))
+    assert server.get("/osenv?GREETING") == (200, b"hello")
+    config.write_text('raw_env = ["GREETING=bonjour"]\n')
+    server.signal(signal.SIGHUP)
+    assert wait_until(lambda: server.get("/osenv?GREETING") == (200, b"bonjour"), 15)
+
+
+def test_raw_env_from_the_command_line(glade_server):
+    server = glade_server("validated:app", "-e", "FROM_FLAG=yes", "--env", "OTHER=1")
+    assert server.get("/osenv?FROM_FLAG") == (200, b"yes")
+    assert server.get("/osenv?OTHER") == (200, b"1")

@@ -198,7 +198,7 @@ def test_gunicorns_example_config_runs_with_its_hooks(glade_server):
     output = server.output()
     assert output.count("Server is ready. Spawning workers") == 1
     assert output.count("Worker spawned (pid: ") == 2
-    assert output.count("glade: warning: setting 'raw_env'") == 1
+    assert "glade: warning" not in output
     assert "Using worker: sync" in output
     server.signal(signal.SIGTERM)
     assert server.wait(timeout=20) == 0

@@ -107,7 +107,7 @@ def test_gunicorn_example():
     for hook in ("post_fork", "pre_fork", "pre_exec", "when_ready", "worker_int", "worker_abort"):
         assert callable(getattr(cfg, hook)), hook
     assert str(cfg.source_of("worker_int")).endswith("gunicorn_example.py:47")
-    assert warned(cfg) == ["raw_env"]  # spew, tmp_upload_dir, user... are at their defaults
+    assert warned(cfg) == []  # spew, tmp_upload_dir, user... are at their defaults
 
 
 def test_behind_proxy():
@@ -143,7 +143,7 @@ def test_systemd_service():
         "/var/log/mysite/access.log",
     )
     assert (cfg.loglevel, cfg.proc_name, cfg.graceful_timeout) == ("warning", "mysite", 10.0)
-    assert warned(cfg) == ["raw_env", "user", "group", "umask", "proc_name"]
+    assert warned(cfg) == ["user", "group", "umask", "proc_name"]
 
 
 def test_json_logging():
