@@ -1,8 +1,8 @@
 """Response bytes: status lines, the Date header, error responses, chunks.
 
-Everything that can be computed once is: status lines are cached by the
-status string the app passes, and the Date header is formatted at most once
-per second.
+Everything that can be computed once is: the Date header is formatted at
+most once per second (status lines are cached with their check, in
+wsgi/response.py).
 """
 
 from __future__ import annotations
@@ -16,17 +16,9 @@ SERVER_HEADER = b"Server: " + SERVER_SOFTWARE.encode("ascii") + b"\r\n"
 CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 
-_status_lines: dict[str, bytes] = {}
-
-
 def status_line(status: str) -> bytes:
-    """`HTTP/1.1 200 OK\\r\\n` for the app's status string, cached."""
-    line = _status_lines.get(status)
-    if line is None:
-        line = b"HTTP/1.1 " + status.encode("latin-1") + b"\r\n"
-        if len(_status_lines) < 512:
-            _status_lines[status] = line
-    return line
+    """`HTTP/1.1 200 OK\\r\\n` for the app's status string."""
+    return b"HTTP/1.1 " + status.encode("latin-1") + b"\r\n"
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

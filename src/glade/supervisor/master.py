@@ -116,10 +116,6 @@ class Master:
         self.pidfile: Pidfile | None = None
         self._wake_r = self._wake_w = -1
 
-    @property
-    def worker_count(self) -> int:
-        return self.num_workers
-
     # -- startup -----------------------------------------------------------
 
     def run(self) -> int:

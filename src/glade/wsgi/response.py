@@ -113,7 +113,6 @@ class ResponseWriter:
         "_sendfile",
         "_status_line",
         "bytes_sent",
-        "complete",
         "head_sent",
         "headers",
         "keep_alive",
@@ -137,7 +136,6 @@ class ResponseWriter:
         self._chunked = False
         self._body_allowed = True
         self.bytes_sent = 0  # body bytes, for the access log
-        self.complete = False
 
     # -- PEP 3333 callables ---------------------------------------------
 
@@ -297,7 +295,6 @@ class ResponseWriter:
         ):
             # The client is still waiting for bytes that will never come.
             self.keep_alive = False
-        self.complete = True
 
     def _send_file(self, wrapper: FileWrapper) -> bool:
         file = wrapper.filelike

@@ -66,22 +66,6 @@ def test_status_line(status, line):
     assert status_line(status) == line
 
 
-def test_status_line_is_cached():
-    assert status_line("203 Non-Authoritative Information") is status_line(
-        "203 Non-Authoritative Information"
-    )
-
-
-def test_status_line_cache_is_bounded():
-    for code in range(1000):
-        status_line(f"299 Reason {code}")
-    assert len(response._status_lines) <= 512
-    assert status_line("299 Reason 999") == b"HTTP/1.1 299 Reason 999\r\n"
-
-
-# -- the Date header ------------------------------------------------------------------
-
-
 def test_date_header_is_an_imf_fixdate():
     assert IMF_FIXDATE.fullmatch(date_header())
 
