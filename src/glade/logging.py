@@ -87,6 +87,10 @@ def _clf_time(now: float) -> str:
     )
 
 
+def _dash(*_) -> str:
+    return "-"
+
+
 def _user(environ: dict) -> str:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     if auth[:6].lower() == "basic ":
@@ -101,77 +105,71 @@ def _user(environ: dict) -> str:
     return "-"
 
 
+def _request_line(environ) -> str:
+    query = environ.get("QUERY_STRING")
+    path = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
+    if query and "?" not in path:
+        path += "?" + query
+    return f"{environ['REQUEST_METHOD']} {path} {environ['SERVER_PROTOCOL']}"
+
+
+# Each atom: (environ, status, response headers, body bytes, seconds) -> text.
+_ATOMS = {
+    "h": lambda e, s, o, b, d: e.get("REMOTE_ADDR") or "-",
+    "l": lambda e, s, o, b, d: "-",
+    "u": lambda e, s, o, b, d: _user(e),
+    "t": lambda e, s, o, b, d: _clf_time(time.time()),
+    "r": lambda e, s, o, b, d: _request_line(e),
+    "m": lambda e, s, o, b, d: e["REQUEST_METHOD"],
+    "U": lambda e, s, o, b, d: e.get("SCRIPT_NAME", "") + e.get("PATH_INFO", ""),
+    "q": lambda e, s, o, b, d: e.get("QUERY_STRING", ""),
+    "H": lambda e, s, o, b, d: e.get("SERVER_PROTOCOL", ""),
+    "s": lambda e, s, o, b, d: str(s),
+    "B": lambda e, s, o, b, d: str(b),
+    "b": lambda e, s, o, b, d: str(b) if b else "-",
+    "f": lambda e, s, o, b, d: e.get("HTTP_REFERER", "-"),
+    "a": lambda e, s, o, b, d: e.get("HTTP_USER_AGENT", "-"),
+    "T": lambda e, s, o, b, d: str(int(d)),
+    "D": lambda e, s, o, b, d: str(int(d * 1_000_000)),
+    "M": lambda e, s, o, b, d: str(int(d * 1000)),
+    "L": lambda e, s, o, b, d: f"{d:.6f}",
+    "p": lambda e, s, o, b, d: f"<{os.getpid()}>",
+}
+
+
+def _named_atom(atom: str):
+    """`{name}i` (request header), `{name}o` (response header), `{name}e` (environ)."""
+    name, kind = atom[1:-2], atom[-1]
+    if kind == "i":
+        key = "HTTP_" + name.upper().replace("-", "_")
+        return lambda e, s, o, b, d: e.get(key, "-")
+    if kind == "o":
+        lowered = name.lower()
+        return lambda e, s, o, b, d: next((v for k, v in o if k.lower() == lowered), "-")
+    return lambda e, s, o, b, d: str(e.get(name, "-"))
+
+
 class AccessLog:
-    """Formats one line per request; only the atoms the format uses are computed."""
+    """Formats one line per request.
+
+    The format is read once: each atom it uses is bound to its function, so
+    a request computes only those atoms and looks nothing up by name.
+    """
 
     def __init__(self, fmt: str) -> None:
         self.json = fmt.strip().lower() == "json"
         self.format = fmt
         self.atoms = _JSON_FIELDS if self.json else tuple(dict.fromkeys(_ATOM.findall(fmt)))
+        self._functions = tuple(
+            (atom, _named_atom(atom) if atom.startswith("{") else _ATOMS.get(atom, _dash))
+            for atom in self.atoms
+        )
 
     def atom_values(self, environ, status_code, response_headers, body_bytes, duration) -> dict:
-        values = {}
-        for atom in self.atoms:
-            values[atom] = self._atom(
-                atom, environ, status_code, response_headers, body_bytes, duration
-            )
-        return values
-
-    @staticmethod
-    def _atom(atom, environ, status_code, response_headers, body_bytes, duration):
-        if atom == "h":
-            return environ.get("REMOTE_ADDR") or "-"
-        if atom == "l":
-            return "-"
-        if atom == "u":
-            return _user(environ)
-        if atom == "t":
-            return _clf_time(time.time())
-        if atom == "r":
-            query = environ.get("QUERY_STRING")
-            path = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
-            if query and "?" not in path:
-                path += "?" + query
-            return f"{environ['REQUEST_METHOD']} {path} {environ['SERVER_PROTOCOL']}"
-        if atom == "m":
-            return environ["REQUEST_METHOD"]
-        if atom == "U":
-            return environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        if atom == "q":
-            return environ.get("QUERY_STRING", "")
-        if atom == "H":
-            return environ.get("SERVER_PROTOCOL", "")
-        if atom == "s":
-            return str(status_code)
-        if atom == "B":
-            return str(body_bytes)
-        if atom == "b":
-            return str(body_bytes) if body_bytes else "-"
-        if atom == "f":
-            return environ.get("HTTP_REFERER", "-")
-        if atom == "a":
-            return environ.get("HTTP_USER_AGENT", "-")
-        if atom == "T":
-            return str(int(duration))
-        if atom == "D":
-            return str(int(duration * 1_000_000))
-        if atom == "M":
-            return str(int(duration * 1000))
-        if atom == "L":
-            return f"{duration:.6f}"
-        if atom == "p":
-            return f"<{os.getpid()}>"
-        if atom.startswith("{"):
-            name, kind = atom[1:-2].lower(), atom[-1]
-            if kind == "i":
-                return environ.get("HTTP_" + name.upper().replace("-", "_"), "-")
-            if kind == "o":
-                for header, value in response_headers:
-                    if header.lower() == name:
-                        return value
-                return "-"
-            return str(environ.get(atom[1:-2], "-"))
-        return "-"
+        return {
+            atom: function(environ, status_code, response_headers, body_bytes, duration)
+            for atom, function in self._functions
+        }
 
     def log(self, environ, status_code, response_headers, body_bytes, duration) -> None:
         values = self.atom_values(environ, status_code, response_headers, body_bytes, duration)

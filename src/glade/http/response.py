@@ -16,6 +16,7 @@ SERVER_HEADER = b"Server: " + SERVER_SOFTWARE.encode("ascii") + b"\r\n"
 CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
 
+
 def status_line(status: str) -> bytes:
     """`HTTP/1.1 200 OK\\r\\n` for the app's status string."""
     return b"HTTP/1.1 " + status.encode("latin-1") + b"\r\n"
