@@ -174,8 +174,14 @@ class Worker:
             self.master_gone = True
 
     def begin_drain(self, why: str) -> None:
-        self.drain_deadline = self.master_deadline() or monotonic() + self.cfg.graceful_timeout
+        self.fix_drain_deadline()
         self.lifecycle.move(State.DRAINING, why)
+
+    def fix_drain_deadline(self) -> float:
+        """The drain's deadline, set once: the master's, or graceful_timeout from now."""
+        if self.drain_deadline is None:
+            self.drain_deadline = self.master_deadline() or monotonic() + self.cfg.graceful_timeout
+        return self.drain_deadline
 
     def master_deadline(self) -> float | None:
         """The drain deadline the master sent with its SIGTERM, if it sent one.

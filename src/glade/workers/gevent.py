@@ -162,10 +162,8 @@ class GeventWorker(Worker):
         return _stdlib_socket.socket(listener.family, listener.type, fileno=listener.detach())
 
     def _accept_loop(self, sock, template: dict) -> None:
-        spawn = self._gevent.spawn
         greenlets = self.greenlets
         limit = self.max_connections
-        serve = self._serve_connection
         nodelay = needs_nodelay(sock)
         while True:
             while len(greenlets) >= limit:
@@ -179,9 +177,7 @@ class GeventWorker(Worker):
                     error_log.error("accept failed: %s; retrying in 0.5 s", error.strerror)
                     self._gevent.sleep(0.5)
                 continue
-            if nodelay:
-                client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
-            greenlets.add(spawn(serve, client, remote, template, monotonic()))
+            self._start_connection(client, remote, template, nodelay)
 
     def _sweep_deadlines(self) -> None:
         """Expire the connections whose wait has outlived its deadline.
@@ -217,14 +213,15 @@ class GeventWorker(Worker):
                 except OSError:
                     break  # EAGAIN: the queue is empty
                 client.setblocking(True)
-                if nodelay:
-                    client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
                 # Even past worker_connections: a drain must answer them all.
-                self.greenlets.add(
-                    self._gevent.spawn(
-                        self._serve_connection, client, remote, template, monotonic()
-                    )
-                )
+                self._start_connection(client, remote, template, nodelay)
+
+    def _start_connection(self, client, remote, template: dict, nodelay: bool) -> None:
+        if nodelay:
+            client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+        self.greenlets.add(
+            self._gevent.spawn(self._serve_connection, client, remote, template, monotonic())
+        )
 
     def _serve_connection(self, client, remote, template, accepted_at) -> None:
         connection = Connection(client, remote, self, template)

@@ -53,12 +53,10 @@ class SyncWorker(Worker):
 
     def _on_term(self, signum, frame) -> None:
         self.request_stop("SIGTERM", graceful=True)
-        if self.drain_deadline is None:
-            self.drain_deadline = self.master_deadline() or monotonic() + self.cfg.graceful_timeout
-            if self._busy:
-                # Cut the request in progress just before the master's deadline.
-                remaining = self.drain_deadline - CUT_MARGIN - monotonic()
-                signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.01))
+        if self.drain_deadline is None and self._busy:
+            # Cut the request in progress just before the master's deadline.
+            remaining = self.fix_drain_deadline() - CUT_MARGIN - monotonic()
+            signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.01))
 
     def _on_quit(self, signum, frame) -> None:
         call_hook(self.cfg, "worker_int", self)
@@ -129,9 +127,7 @@ class SyncWorker(Worker):
         The last close of a listening socket resets whatever is still queued;
         the deadline (SIGALRM) still bounds the time this takes.
         """
-        if self.drain_deadline is None:
-            self.drain_deadline = self.master_deadline() or monotonic() + self.cfg.graceful_timeout
-        remaining = self.drain_deadline - CUT_MARGIN - monotonic()
+        remaining = self.fix_drain_deadline() - CUT_MARGIN - monotonic()
         if remaining <= 0:
             return
         signal.setitimer(signal.ITIMER_REAL, remaining)
