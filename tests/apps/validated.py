@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from urllib.parse import parse_qs
 from wsgiref.validate import validator
@@ -59,6 +60,18 @@ def _read_all(stream, chunk=65536):
         if not data:
             return b"".join(parts)
         parts.append(data)
+
+
+def _patched_modules() -> str:
+    """Which of the modules an app relies on gevent has patched (none under sync)."""
+    monkey = sys.modules.get("gevent.monkey")
+    names = ("socket", "ssl", "select", "selectors", "time", "threading", "subprocess", "queue")
+    patched = [name for name in names if monkey and monkey.is_module_patched(name)]
+    import ssl
+
+    if ssl.SSLContext.__module__.startswith("gevent"):
+        patched.append("ssl.SSLContext")
+    return ",".join(patched) or "none"
 
 
 @validator
@@ -148,6 +161,8 @@ def app(environ, start_response):
         )
     if path == "/pid":
         return _respond(start_response, "200 OK", str(os.getpid()).encode())
+    if path == "/patched":
+        return _respond(start_response, "200 OK", _patched_modules().encode())
     if method == "POST" and path == "/ignore-body":
         return _respond(start_response, "200 OK", b"ignored")
     return _respond(start_response, "404 Not Found", b"not found")

@@ -42,12 +42,31 @@ FRESH_GRACE = 1.0
 CUT_MARGIN = 0.25
 
 
-# Libraries the worker needs that are safe to load in the master: none of
-# them is gevent and none patches anything (`_ssl` is OpenSSL's C module,
-# not `ssl`, which gevent must patch before anyone imports it). Loaded once
-# before fork, their pages are shared by every worker, instead of each
-# worker loading and relocating its own copy after fork.
-SHAREABLE_LIBRARIES = ("_ssl", "greenlet", "zope.interface", "zope.event")
+# Modules a gevent worker imports anyway, loaded once in the master so that
+# every worker shares their pages instead of building its own copy after
+# fork: greenlet's and zope's C code, OpenSSL (importing `ssl` faults in
+# about 2 MB of its tables), and the standard-library modules gevent pulls
+# in. None of them is gevent. gevent patches `ssl` in place when it was
+# imported first, and warns only if some other module kept a reference to
+# the unpatched classes (nothing in the master does). Modules that build
+# locks or selectors at import (subprocess, queue, concurrent.futures) are
+# left for the worker to import after patching.
+PRELOADED_IN_MASTER = (
+    "_ssl",
+    "ssl",
+    "importlib.metadata",
+    "pickle",
+    "platform",
+    "datetime",
+    "pprint",
+    "runpy",
+    "locale",
+    "pwd",
+    "grp",
+    "greenlet",
+    "zope.interface",
+    "zope.event",
+)
 
 
 class GeventWorker(Worker):
@@ -58,7 +77,7 @@ class GeventWorker(Worker):
     def preload_in_master() -> None:
         import importlib
 
-        for name in SHAREABLE_LIBRARIES:
+        for name in PRELOADED_IN_MASTER:
             try:
                 importlib.import_module(name)
             except ImportError:
