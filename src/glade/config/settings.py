@@ -590,7 +590,8 @@ SETTINGS: tuple[Setting, ...] = (
         _seconds,
         30.0,
         "Heartbeat timeout: a worker whose event loop has not run for this many "
-        "seconds is stuck; the master aborts it (0 disables).",
+        "seconds is stuck, and so is one still loading the app after this long; "
+        "the master aborts it and the worker logs where it was (0 disables).",
         metavar="SECONDS",
     ),
     Setting(

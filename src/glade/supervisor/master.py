@@ -394,23 +394,40 @@ class Master:
                     error_log.error("Worker %d missed its deadline; killing it", worker.pid)
                 _kill(worker.pid, signal.SIGKILL)
                 worker.kill_at = None
-            elif (
-                timeout and worker.ready and not worker.aborted and now - worker.last_beat > timeout
-            ):
+            elif not timeout or worker.aborted:
+                continue
+            elif worker.ready and now - worker.last_beat > timeout:
                 error_log.critical(
                     "WORKER TIMEOUT: worker %d has not run its event loop for %.1f s; "
                     "aborting it (its stack follows from the worker)",
                     worker.pid,
                     now - worker.last_beat,
                 )
-                worker.aborted = True
-                worker.stop_sent = worker.stop_sent or now
-                worker.kill_at = now + KILL_BACKSTOP
-                _kill(worker.pid, signal.SIGABRT)
+                self._abort(worker, now)
+            elif not worker.ready and worker.stop_sent is None and now - worker.started > timeout:
+                error_log.critical(
+                    "WORKER TIMEOUT: worker %d has not finished booting in %.1f s; "
+                    "aborting it (where the app's import hangs follows from the worker)",
+                    worker.pid,
+                    now - worker.started,
+                )
+                self._abort(worker, now)
         if self.upgraded_from and os.getppid() != self.upgraded_from:
             self._promote()
         if self.lifecycle.draining and not self.workers:
             self.lifecycle.move(State.STOPPED, "all workers exited")
+
+    def _abort(self, worker: WorkerHandle, now: float) -> None:
+        """SIGABRT makes a stuck worker log its stack and exit; SIGKILL follows if it cannot.
+
+        A stuck worker that was serving is replaced at once; one stuck booting
+        is not, since its exit is a boot error, which decides what comes next.
+        """
+        worker.aborted = True
+        if worker.ready:
+            worker.stop_sent = worker.stop_sent or now
+        worker.kill_at = now + KILL_BACKSTOP
+        _kill(worker.pid, signal.SIGABRT)
 
     def _reap(self) -> None:
         while True:
@@ -440,6 +457,10 @@ class Master:
         code = os.waitstatus_to_exitcode(status)
         if worker.boot_error is not None or code == EXIT_BOOT_ERROR:
             self._on_boot_error(worker, worker.boot_error or "a worker failed to boot")
+            return
+        if worker.aborted and not worker.ready:
+            reason = f"the app did not finish loading within {self.cfg.timeout:.0f} s (--timeout)"
+            self._on_boot_error(worker, reason)
             return
         if worker.aborted:
             how = f"status {code}" if code >= 0 else signal.Signals(-code).name

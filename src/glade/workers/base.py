@@ -9,11 +9,13 @@ that fails, means the master is gone, and the worker drains and exits.
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import signal
 import socket
 import sys
+import sysconfig
 import traceback
 from time import monotonic
 
@@ -110,6 +112,9 @@ class Worker:
 
     def run(self) -> int:
         """The whole life of the worker process; returns its exit status."""
+        # From the first moment: an app whose import hangs past --timeout is
+        # aborted too, and says where it hung.
+        self.install_abort_handler()
         try:
             self.prepare()
             prepare_path(self.cfg.chdir, self.cfg.pythonpath)
@@ -230,6 +235,8 @@ class Worker:
 
     def _on_abort(self, signum, frame) -> None:
         signal.signal(signal.SIGABRT, signal.SIG_DFL)
+        if self.lifecycle.state is State.BOOTING:
+            self._abort_boot(frame)
         error_log.critical(
             "worker %d was stuck (no event-loop run for %.0f s, --timeout); "
             "the code that blocked it:\n%s",
@@ -242,6 +249,33 @@ class Worker:
             error_log.critical("worker %d: the other greenlets:\n%s", self.pid, other)
         call_hook(self.cfg, "worker_abort", self)
         raise WorkerAborted
+
+    def _abort_boot(self, frame) -> None:
+        """The app took longer than --timeout to load: say where it was, then exit.
+
+        SystemExit, not WorkerAborted: when the import waits on a patched
+        socket, this handler runs in gevent's hub, which passes SystemExit
+        on to the main greenlet (the one importing) without printing it.
+        """
+        stuck = _app_stack(self.booting_frame(frame))
+        error_log.critical(
+            "worker %d did not finish booting within %.0f s (--timeout); "
+            "the app was loading here:\n%s",
+            self.pid,
+            self.cfg.timeout,
+            "".join(stuck.format()).rstrip(),
+        )
+        self.report(
+            f"boot-error the app did not finish loading within {self.cfg.timeout:.0f} s "
+            f"(--timeout){_where(stuck)}"
+        )
+        call_hook(self.cfg, "worker_abort", self)
+        raise SystemExit(EXIT_BOOT_ERROR)
+
+    def booting_frame(self, frame):
+        """The frame of the code that is loading the app (the gevent worker's
+        signal handler may run in the hub instead)."""
+        return frame
 
     def other_stacks(self, blocking_frame) -> str:
         return ""
@@ -256,32 +290,50 @@ class WorkerAborted(BaseException):
 
 
 _GLADE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_IMPORTLIB_DIR = os.path.dirname(importlib.__file__) + os.sep
+# Where installed code lives: the innermost frame outside these is the app's own.
+_LIBRARY_DIRS = tuple(
+    {os.path.join(sysconfig.get_path(name), "") for name in ("stdlib", "platstdlib", "purelib")}
+)
 
 
-def _app_frames(trace) -> list:
-    """The frames of a traceback that are the app's: not Glade's, not importlib's."""
-    frames = traceback.extract_tb(trace)
-    return [
+def _app_frames(frames) -> list:
+    """The frames worth showing: not Glade's, not the import machinery's."""
+    shown = [
         frame
         for frame in frames
-        if not frame.filename.startswith(_GLADE_DIR) and not frame.filename.startswith("<frozen")
-    ] or frames
+        if not frame.filename.startswith((_GLADE_DIR, _IMPORTLIB_DIR, "<frozen"))
+    ]
+    return shown or list(frames)
+
+
+def _app_stack(frame) -> traceback.StackSummary:
+    """The stack that leads to `frame`, as far as it is the app's."""
+    if frame is None:
+        return traceback.StackSummary()
+    return traceback.StackSummary.from_list(_app_frames(traceback.extract_stack(frame)))
 
 
 def _short_trace() -> str:
     """The traceback of the exception being handled, without Glade's frames."""
     kind, value, trace = sys.exc_info()
-    lines = traceback.format_list(_app_frames(trace))
+    lines = traceback.format_list(_app_frames(traceback.extract_tb(trace)))
     lines += traceback.format_exception_only(kind, value)
     return "Traceback (most recent call last):\n" + "".join(lines).rstrip()
 
 
 def _raised_where() -> str:
-    """` (at app.py:3)`: the innermost app frame of the exception being handled."""
-    frames = _app_frames(sys.exc_info()[2])
+    """` (at app.py:3)`: where the exception being handled left the app's code."""
+    return _where(_app_frames(traceback.extract_tb(sys.exc_info()[2])))
+
+
+def _where(frames) -> str:
+    """` (at app.py:3)`: the innermost frame in the app's own files (not in the
+    standard library or an installed package), else the innermost of all."""
     if not frames:
         return ""
-    frame = frames[-1]
+    own = [frame for frame in frames if not frame.filename.startswith(_LIBRARY_DIRS)]
+    frame = (own or frames)[-1]
     return f" (at {os.path.relpath(frame.filename)}:{frame.lineno})"
 
 

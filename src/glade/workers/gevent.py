@@ -299,6 +299,14 @@ class GeventWorker(Worker):
         )
         self._gevent.killall(list(self.greenlets), block=True, timeout=1.0)
 
+    def booting_frame(self, frame):
+        from greenlet import getcurrent
+
+        main = getcurrent()
+        while main.parent is not None:  # in the hub: the main greenlet is loading
+            main = main.parent
+        return frame if main is getcurrent() else main.gr_frame
+
     def other_stacks(self, blocking_frame) -> str:
         import gc
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
 from support.load import hold_requests, join_all
 from support.server import TRACEBACK, children_of, kill_group, wait_until
 
@@ -46,6 +48,98 @@ def test_a_worker_that_cannot_boot_stops_the_server_once(tmp_path):
     assert "No module named 'a_module_that_does_not_exist'" in text
     assert text.count("A worker could not boot; stopping") == 1
     assert text.count("Booted worker") == 0
+
+
+def test_an_app_that_fails_inside_a_library_is_named_at_its_own_line(tmp_path):
+    """The error line points at the app's file, not at the library that raised."""
+    (tmp_path / "bad_settings.py").write_text('import json\n\nSETTINGS = json.loads("{")\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glade", "-w", "1", "-b", "127.0.0.1:0", "bad_settings:app"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        kill_group(proc.pid)
+    text = output.decode()
+    assert proc.returncode == 1, text
+    assert "the app failed to load: JSONDecodeError: " in text
+    assert "(at bad_settings.py:3)" in text
+    assert text.count(TRACEBACK) == 0, text
+
+
+HANGING_APP = """
+import time
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+if {hang!r} == "sleep":
+    time.sleep(3600)  # a cooperative wait under gevent: the hub keeps running
+elif {hang!r} == "spin":
+    while True:  # pure CPU: nothing else runs
+        pass
+"""
+
+
+def write_hanging_app(directory, hang: str) -> None:
+    (directory / "hanging.py").write_text(HANGING_APP.format(hang=hang))
+    shutil.rmtree(directory / "__pycache__", ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "hang", "line"),
+    [
+        ("gevent", "sleep", "time.sleep(3600)"),
+        ("gevent", "spin", "while True:"),
+        ("sync", "sleep", "time.sleep(3600)"),
+    ],
+)
+def test_an_app_whose_import_hangs_stops_the_server_and_says_where(
+    tmp_path, worker_class, hang, line
+):
+    write_hanging_app(tmp_path, hang)
+    command = [sys.executable, "-m", "glade", "-k", worker_class, "--timeout", "2"]
+    proc = subprocess.Popen(
+        [*command, "-w", "2", "-b", "127.0.0.1:0", "hanging:app"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    started = time.monotonic()
+    try:
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        kill_group(proc.pid)
+    text = output.decode()
+    assert proc.returncode == 1, text
+    assert time.monotonic() - started < 10
+    assert "has not finished booting in 2." in text
+    assert "did not finish booting within 2 s (--timeout)" in text
+    assert 'hanging.py", line' in text and line in text  # where the import hangs
+    assert "the app did not finish loading within 2 s (--timeout) (at hanging.py:" in text
+    assert text.count("A worker could not boot; stopping") == 1
+    assert text.count(TRACEBACK) == 0, text
+
+
+def test_a_reload_whose_app_hangs_keeps_the_old_workers_serving(glade_server, tmp_path):
+    write_hanging_app(tmp_path, "no")
+    server = glade_server("hanging:app", "-w", "2", "--timeout", "2", cwd=tmp_path)
+    old_workers = set(server.worker_pids())
+    write_hanging_app(tmp_path, "sleep")
+    server.signal(signal.SIGHUP)
+    assert wait_until(lambda: "Reload failed" in server.output(), 15), server.output()
+    assert server.get() == (200, b"ok")
+    assert old_workers == set(server.worker_pids())
+    assert server.proc.poll() is None
+    output = server.output()
+    assert "did not finish booting within 2 s" in output
+    assert output.count(TRACEBACK) == 0, output
 
 
 def test_a_stuck_worker_is_aborted_with_the_blocking_stack(glade_server):
