@@ -731,7 +731,8 @@ SETTINGS: tuple[Setting, ...] = (
         _raw_env,
         [],
         "Environment variables to set for the app, as `NAME=VALUE`; repeat the flag for "
-        "more. Set in the master, so every worker (and a reload) sees them.",
+        "more. Set in the master, so every worker sees them; a reload applies the new "
+        "list, and a name it no longer has gets back its value from before Glade set it.",
         metavar="NAME=VALUE",
         multiple=True,
     ),

@@ -114,13 +114,14 @@ class Master:
         self.upgrade_child: int | None = None
         self.upgraded_from = upgrade.upgraded_from()
         self.pidfile: Pidfile | None = None
+        self.raw_env = RawEnv()
         self._wake_r = self._wake_w = -1
 
     # -- startup -----------------------------------------------------------
 
     def run(self) -> int:
         setup_logging(self.cfg)
-        apply_raw_env(self.cfg)
+        self.raw_env.apply(self.cfg.raw_env)
         _set_title(f"glade: master [{self.cfg.wsgi_app}]")
         try:
             call_hook(self.cfg, "on_starting", self)
@@ -503,6 +504,7 @@ class Master:
             error_log.error("The running workers keep serving the previous app and config")
             self.cfg, self.generation = old_cfg, old_generation
             self.num_workers = old_cfg.workers
+            self.raw_env.apply(old_cfg.raw_env)  # for the old app's respawned workers
             for other in self.workers.values():
                 if other.generation == old_generation:
                     other.retiring = False
@@ -578,7 +580,7 @@ class Master:
             return
         self.cfg = new_cfg
         setup_logging(new_cfg)
-        apply_raw_env(new_cfg)
+        self.raw_env.apply(new_cfg.raw_env)
         call_hook(new_cfg, "on_reload", self)
         self.reloading = (self.generation, old_cfg)
         self.generation += 1
@@ -689,11 +691,28 @@ class Master:
         error_log.info("Shutting down: master")
 
 
-def apply_raw_env(cfg) -> None:
-    """`raw_env` (gunicorn's `-e NAME=VALUE`): into the environment workers inherit."""
-    for item in cfg.raw_env:
-        name, _, value = item.partition("=")
-        os.environ[name] = value
+class RawEnv:
+    """`raw_env` (gunicorn's `-e NAME=VALUE`), set in the environment workers inherit.
+
+    A reload applies the new list in full: a name dropped from it gets back
+    the value it had before Glade set it (or is unset), so the new workers
+    see exactly what the new config says.
+    """
+
+    def __init__(self) -> None:
+        self._before: dict[str, str | None] = {}  # name -> value before Glade set it
+
+    def apply(self, items: list[str]) -> None:
+        wanted = dict(item.partition("=")[::2] for item in items)
+        for name in [name for name in self._before if name not in wanted]:
+            previous = self._before.pop(name)
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
+        for name, value in wanted.items():
+            self._before.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
 
 
 def _kill(pid: int, signum: int) -> None:

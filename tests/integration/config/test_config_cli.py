@@ -273,12 +273,17 @@ def test_example_configs_serve(glade_server, example):
 
 def test_raw_env_reaches_the_app_and_a_reload_updates_it(glade_server, tmp_path):
     config = tmp_path / "gunicorn.conf.py"
-    config.write_text('raw_env = ["GREETING=hello", "EMPTY="]\n')
-    server = glade_server("validated:app", "-c", str(config))
+    config.write_text('raw_env = ["GREETING=hello", "FAREWELL=bye", "KEPT=overridden", "EMPTY="]\n')
+    server = glade_server("validated:app", "-c", str(config), env={"KEPT": "from the shell"})
+    assert server.get("/osenv?KEPT") == (200, b"overridden")
     assert server.get("/osenv?GREETING") == (200, b"hello")
+    assert server.get("/osenv?FAREWELL") == (200, b"bye")
     config.write_text('raw_env = ["GREETING=bonjour"]\n')
     server.signal(signal.SIGHUP)
     assert wait_until(lambda: server.get("/osenv?GREETING") == (200, b"bonjour"), 15)
+    # Names dropped from raw_env are gone, or back to what the master started with.
+    assert server.get("/osenv?FAREWELL") == (200, b"")
+    assert server.get("/osenv?KEPT") == (200, b"from the shell")
 
 
 def test_raw_env_from_the_command_line(glade_server):
