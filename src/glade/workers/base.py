@@ -123,6 +123,8 @@ class Worker:
         except AppImportError as error:
             self.report(f"boot-error {error}")
             return EXIT_BOOT_ERROR
+        except BootTimedOut:
+            return EXIT_BOOT_ERROR  # already logged and reported by the handler
         except Exception as error:
             # The app's own import failed: one line names the error and where
             # it was raised; the traceback is there with --log-level debug.
@@ -251,12 +253,7 @@ class Worker:
         raise WorkerAborted
 
     def _abort_boot(self, frame) -> None:
-        """The app took longer than --timeout to load: say where it was, then exit.
-
-        SystemExit, not WorkerAborted: when the import waits on a patched
-        socket, this handler runs in gevent's hub, which passes SystemExit
-        on to the main greenlet (the one importing) without printing it.
-        """
+        """The app took longer than --timeout to load: say where it was, then stop."""
         stuck = _app_stack(self.booting_frame(frame))
         error_log.critical(
             "worker %d did not finish booting within %.0f s (--timeout); "
@@ -270,7 +267,7 @@ class Worker:
             f"(--timeout){_where(stuck)}"
         )
         call_hook(self.cfg, "worker_abort", self)
-        raise SystemExit(EXIT_BOOT_ERROR)
+        raise BootTimedOut(EXIT_BOOT_ERROR)
 
     def booting_frame(self, frame):
         """The frame of the code that is loading the app (the gevent worker's
@@ -286,6 +283,15 @@ class WorkerAborted(BaseException):
 
     A BaseException so that the app's own `except Exception` cannot swallow it
     on the way up to the connection, which answers 500 if it still can.
+    """
+
+
+class BootTimedOut(SystemExit):
+    """Raised where the app's import hangs, after its stack is logged.
+
+    A SystemExit, not an Exception: when the import waits on a patched
+    socket, the handler runs in gevent's hub, which hands a SystemExit to the
+    main greenlet (the one importing) without printing a traceback.
     """
 
 

@@ -103,7 +103,22 @@ def test_an_app_whose_import_hangs_stops_the_server_and_says_where(
     tmp_path, worker_class, hang, line
 ):
     write_hanging_app(tmp_path, hang)
-    command = [sys.executable, "-m", "glade", "-k", worker_class, "--timeout", "2"]
+    (tmp_path / "hooks.py").write_text(
+        "import sys\n"
+        "def worker_abort(worker):\n    print('worker_abort ran', file=sys.stderr)\n"
+        "def worker_exit(server, worker):\n    print('worker_exit ran', file=sys.stderr)\n"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "glade",
+        "-k",
+        worker_class,
+        "--timeout",
+        "2",
+        "-c",
+        "hooks.py",
+    ]
     proc = subprocess.Popen(
         [*command, "-w", "2", "-b", "127.0.0.1:0", "hanging:app"],
         cwd=tmp_path,
@@ -124,6 +139,8 @@ def test_an_app_whose_import_hangs_stops_the_server_and_says_where(
     assert 'hanging.py", line' in text and line in text  # where the import hangs
     assert "the app did not finish loading within 2 s (--timeout) (at hanging.py:" in text
     assert text.count("A worker could not boot; stopping") == 1
+    # The master acts on a boot error once that worker has exited, hooks run.
+    assert "worker_abort ran" in text and "worker_exit ran" in text
     assert text.count(TRACEBACK) == 0, text
 
 
