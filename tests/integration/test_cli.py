@@ -67,6 +67,7 @@ def test_address_in_use():
         (("--keep-alive", "abc", "validated:app"), "--keep-alive"),
         (("-k", "threads", "validated:app"), "--worker-class"),
         (("--no-such-flag", "validated:app"), "--no-such-flag"),
+        (("--forwarded-allow-ips", "10.0.0.1,proxy.lan", "validated:app"), "'proxy.lan'"),
         ((), "no app given"),
     ],
     ids=[
@@ -74,6 +75,7 @@ def test_address_in_use():
         "keep-alive-not-a-number",
         "unknown-worker-class",
         "unknown-flag",
+        "forwarded-allow-ips-not-an-address",
         "no-app",
     ],
 )

@@ -184,6 +184,24 @@ def _text_list(value: Any) -> list[str]:
     raise SettingError("expected a list of strings, or one comma-separated string")
 
 
+@_expects("IP addresses or networks like 10.0.0.0/8, comma-separated, or *")
+def _peer_list(value: Any) -> list[str]:
+    from glade.wsgi.proxy import parse_network
+
+    entries = _text_list(value)
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            parse_network(entry)
+        except ValueError:
+            raise SettingError(
+                f"{entry!r} is not an IP address or network; "
+                "expected addresses or networks like 10.0.0.0/8, or *"
+            ) from None
+    return entries
+
+
 @_expects("an address like 127.0.0.1:8000, [::1]:8000 or unix:/run/app.sock, or a list of them")
 def _bind_list(value: Any) -> list[str]:
     from glade.supervisor.sockets import parse_address
@@ -761,13 +779,14 @@ SETTINGS: tuple[Setting, ...] = (
         "forwarded_allow_ips",
         "Proxies and TLS",
         ("--forwarded-allow-ips",),
-        _text_list,
+        _peer_list,
         ["127.0.0.1", "::1"],
-        "Front-end addresses trusted to set the secure_scheme_headers "
-        "(comma-separated; `*` trusts everyone).",
+        "Front-end addresses (or networks, like `10.0.0.0/8`) trusted to set the "
+        "secure_scheme_headers, comma-separated; `*` trusts every peer. Peers on a "
+        "UNIX socket are always trusted. Only list the proxies in front of Glade: "
+        "any client can send these headers.",
         metavar="ADDRESSES",
         env_aliases=("FORWARDED_ALLOW_IPS",),
-        unsupported=NOT_YET,
     ),
     Setting(
         "secure_scheme_headers",
@@ -776,8 +795,10 @@ SETTINGS: tuple[Setting, ...] = (
         _header_dict,
         {"X-FORWARDED-PROTOCOL": "ssl", "X-FORWARDED-PROTO": "https", "X-FORWARDED-SSL": "on"},
         "Headers, and their values, by which a trusted front-end says the "
-        "request came over HTTPS. In the environment: `NAME=VALUE,NAME=VALUE` or JSON.",
-        unsupported=NOT_YET,
+        "request came over HTTPS: from a peer in forwarded_allow_ips, a listed "
+        "header makes `wsgi.url_scheme` https when it has the listed value and http "
+        "otherwise; listed headers that disagree get a 400. `{}` turns this off. "
+        "In the environment: `NAME=VALUE,NAME=VALUE` or JSON.",
     ),
     Setting(
         "proxy_protocol",

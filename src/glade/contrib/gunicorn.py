@@ -35,7 +35,6 @@ handles, hence one echo per Ctrl+C.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import logging
 import os
 import signal
@@ -62,6 +61,7 @@ from glade.logging import error_log
 from glade.workers.connection import Connection
 from glade.wsgi.environ import environ_template
 from glade.wsgi.file_wrapper import FileWrapper
+from glade.wsgi.proxy import with_forwarded_scheme
 
 __all__ = ["GeventWorker"]
 
@@ -445,7 +445,9 @@ class _Host:
         cfg = worker.cfg
         self._worker = worker
         self.tls = tls
-        self.app = worker.counting_requests(_with_forwarded_scheme(worker.wsgi, cfg))
+        self.app = worker.counting_requests(
+            with_forwarded_scheme(worker.wsgi, cfg.secure_scheme_headers, cfg.forwarded_allow_ips)
+        )
         self.limits = Limits(
             request_line=cfg.limit_request_line,
             request_fields=cfg.limit_request_fields,
@@ -550,71 +552,6 @@ def _request_headers(environ: dict) -> list[tuple[str, str]]:
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             headers.append((key.replace("_", "-"), value))
     return headers
-
-
-# -- environ: what gunicorn adds for proxies -------------------------------------
-
-
-def _with_forwarded_scheme(app, cfg):
-    """wsgi.url_scheme from secure_scheme_headers, for peers in forwarded_allow_ips.
-
-    gunicorn's rule: a trusted proxy's `X-Forwarded-Proto: https` (and the
-    like) makes the scheme https; headers that disagree get a 400.
-    """
-    schemes = {
-        "HTTP_" + name.upper().replace("-", "_"): value
-        for name, value in (cfg.secure_scheme_headers or {}).items()
-    }
-    if not schemes:
-        return app
-    trusted = _TrustedPeers(cfg.forwarded_allow_ips)
-
-    def app_behind_proxy(environ, start_response):
-        scheme = None
-        for key, secure_value in schemes.items():
-            value = environ.get(key)
-            if value is None or not trusted(environ.get("REMOTE_ADDR", "")):
-                continue
-            this = "https" if value == secure_value else "http"
-            if scheme is not None and this != scheme:
-                start_response("400 Bad Request", [("Content-Type", "text/plain")])
-                return [b"Contradictory scheme headers\n"]
-            scheme = this
-        if scheme is not None:
-            environ["wsgi.url_scheme"] = scheme
-        return app(environ, start_response)
-
-    return app_behind_proxy
-
-
-class _TrustedPeers:
-    def __init__(self, allowed) -> None:
-        if isinstance(allowed, str):
-            allowed = allowed.split(",")
-        entries = [entry.strip() for entry in allowed or () if entry.strip()]
-        self.everyone = "*" in entries
-        self.networks = []
-        for entry in entries:
-            try:
-                self.networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                continue
-        self._known: dict[str, bool] = {}
-
-    def __call__(self, address: str) -> bool:
-        if self.everyone or not address:  # no address: a UNIX socket peer, as gunicorn
-            return True
-        known = self._known.get(address)
-        if known is None:
-            try:
-                ip = ipaddress.ip_address(address)
-            except ValueError:
-                known = False
-            else:
-                known = any(ip in network for network in self.networks)
-            if len(self._known) < 1024:
-                self._known[address] = known
-        return known
 
 
 def _greenlet_stacks(frame) -> str:

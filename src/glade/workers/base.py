@@ -27,6 +27,7 @@ from glade.logging import AccessLog, error_log
 from glade.supervisor.sockets import bound_address
 from glade.wsgi.environ import ErrorStream, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
+from glade.wsgi.proxy import with_forwarded_scheme
 
 EXIT_OK = 0
 EXIT_BOOT_ERROR = 3
@@ -118,7 +119,11 @@ class Worker:
         try:
             self.prepare()
             prepare_path(self.cfg.chdir, self.cfg.pythonpath)
-            self.app = import_app(self.cfg.wsgi_app)
+            self.app = with_forwarded_scheme(
+                import_app(self.cfg.wsgi_app),
+                self.cfg.secure_scheme_headers,
+                self.cfg.forwarded_allow_ips,
+            )
             call_hook(self.cfg, "post_worker_init", self)
         except AppImportError as error:
             self.report(f"boot-error {error}")

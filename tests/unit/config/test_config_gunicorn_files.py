@@ -123,12 +123,7 @@ def test_behind_proxy():
         200,
         16380,
     )
-    assert warned(cfg) == [
-        "forwarded_allow_ips",
-        "secure_scheme_headers",
-        "proxy_protocol",
-        "proxy_allow_ips",
-    ]
+    assert warned(cfg) == ["proxy_protocol", "proxy_allow_ips"]
 
 
 def test_systemd_service():

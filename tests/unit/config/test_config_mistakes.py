@@ -52,6 +52,8 @@ def test_negative_workers_from_each_source(write):
         ("worker_class = 'gthread'", "'gthread'; expected gevent or sync (gevent serves"),
         ("worker_class = 'uvicorn.workers.UvicornWorker'", "Glade serves WSGI apps only"),
         ("secure_scheme_headers = ['X-Forwarded-Proto']", "expected a dict of header"),
+        ("forwarded_allow_ips = '10.0.0.1,proxy.internal'", "'proxy.internal' is not an IP"),
+        ("forwarded_allow_ips = ['10.0.0.0/33']", "'10.0.0.0/33' is not an IP address"),
         ("raw_env = ['NOEQUALS']", "expected a list of NAME=VALUE strings"),
         ("umask = 'rw'", "expected an octal integer"),
     ],

@@ -245,10 +245,7 @@ def test_forwarded_allow_ips_and_script_name(monkeypatch):
     assert cfg.forwarded_allow_ips == ["10.0.0.1", "10.0.0.2"]
     assert str(cfg.source_of("forwarded_allow_ips")) == "env FORWARDED_ALLOW_IPS"
     assert cfg.script_name == "/app"
-    assert cfg.warnings == [
-        "setting 'forwarded_allow_ips' (from env FORWARDED_ALLOW_IPS) "
-        "is not supported yet and is ignored"
-    ]
+    assert cfg.warnings == []
 
 
 def test_misspelt_glade_variable_warns_and_others_are_left_alone(monkeypatch):
