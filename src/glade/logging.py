@@ -45,15 +45,26 @@ def setup_logging(cfg) -> None:
 
 
 def reopen_log_files() -> None:
-    """USR1: logrotate moved the files; start writing to new ones."""
+    """USR1: logrotate moved the files; start writing to new ones.
+
+    The new file is opened before the old one is closed: a worker running as
+    another user may not be allowed to open it (logrotate's `create` names
+    the owner), and then it keeps writing to the file it has, and says so.
+    """
     for logger in (error_log, access_logger):
         for handler in logger.handlers:
             if isinstance(handler, logging.FileHandler):
+                try:
+                    stream = handler._open()
+                except OSError as error:
+                    failure = f"cannot reopen {handler.baseFilename}: {error.strerror or error}"
+                    error_log.warning("%s; still writing to the previous file", failure)
+                    continue
                 handler.acquire()
                 try:
-                    if handler.stream:
-                        handler.stream.close()
-                    handler.stream = handler._open()
+                    previous, handler.stream = handler.stream, stream
+                    if previous:
+                        previous.close()
                 finally:
                     handler.release()
 

@@ -297,14 +297,35 @@ def _raw_env(value: Any) -> list[str]:
     return list(items)
 
 
-@_expects("a user name or id, or none")
-def _user_or_group(value: Any) -> str | int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        return int(text) if text.isdigit() else text
-    raise SettingError("expected a name or a numeric id")
+def _user_or_group(kind: str, lookup: Callable[[str], Any]) -> Callable[[Any], str | int | None]:
+    @_expects(f"a {kind} name or a numeric id")
+    def parse(value: Any) -> str | int | None:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if text.isdigit():
+                return int(text)
+            try:
+                lookup(text)
+            except KeyError:
+                raise SettingError(f"there is no {kind} named {text!r} on this machine") from None
+            return text
+        raise SettingError(f"expected a {kind} name or a numeric id")
+
+    return parse
+
+
+def _user_name(name: str):
+    import pwd
+
+    return pwd.getpwnam(name)
+
+
+def _group_name(name: str):
+    import grp
+
+    return grp.getgrnam(name)
 
 
 @_expects("an integer like 0o022")
@@ -876,21 +897,31 @@ SETTINGS: tuple[Setting, ...] = (
         "user",
         "Process",
         ("-u", "--user"),
-        _user_or_group,
+        _user_or_group("user", _user_name),
         None,
-        "Switch the workers to this user (name or id).",
+        "Run the workers as this user (name or id). Each worker switches right after "
+        "fork, before it imports the app; the master keeps its own user, and must be "
+        "root to do this. Without `group`, the workers take the user's own group.",
         metavar="USER",
-        unsupported=NOT_YET,
     ),
     Setting(
         "group",
         "Process",
         ("-g", "--group"),
-        _user_or_group,
+        _user_or_group("group", _group_name),
         None,
-        "Switch the workers to this group (name or id).",
+        "Run the workers with this group (name or id).",
         metavar="GROUP",
-        unsupported=NOT_YET,
+    ),
+    Setting(
+        "initgroups",
+        "Process",
+        ("--initgroups",),
+        _boolean,
+        False,
+        "Give the workers the supplementary groups of `user` (from the group "
+        "database). Without it they keep no supplementary group at all.",
+        is_switch=True,
     ),
     Setting(
         "umask",
@@ -898,9 +929,10 @@ SETTINGS: tuple[Setting, ...] = (
         ("-m", "--umask"),
         _umask,
         0,
-        "File mode creation mask of the server processes, like 0o022.",
+        "The file mode mask a UNIX socket is created with. 0, as in gunicorn, lets "
+        "every local user connect; 0o007 only the socket's user and group (with "
+        "`user` or `group` set, the socket file is given to them).",
         metavar="INT",
-        unsupported=NOT_YET,
     ),
     Setting(
         "proc_name",

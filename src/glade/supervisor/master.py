@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from time import monotonic
 
 from glade.hooks import HookFailed, call_hook
+from glade.identity import IdentityError
+from glade.identity import resolve as resolve_identity
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log, reopen_log_files, setup_logging
 from glade.supervisor import systemd, upgrade
@@ -155,12 +157,22 @@ class Master:
     def _bind_all(self, addresses: list[str], existing: dict[str, socket.socket]):
         listeners = []
         try:
+            identity = resolve_identity(self.cfg)
+        except IdentityError as error:
+            raise BindError(str(error)) from None
+        owner = None
+        if identity.changes_anything:  # a UNIX socket file goes to the workers' user
+            owner = (
+                -1 if identity.uid is None else identity.uid,
+                -1 if identity.gid is None else identity.gid,
+            )
+        try:
             for text in addresses:
                 if text in existing:
                     listeners.append(existing[text])
                     continue
                 address = parse_address(text)
-                listeners.append(bind(address, self.cfg.backlog))
+                listeners.append(bind(address, self.cfg.backlog, self.cfg.umask, owner))
                 if address.family == socket.AF_UNIX:
                     self.owned_unix_paths.add(address.host)
         except BindError:

@@ -59,12 +59,23 @@ class BindError(Exception):
     """An address that cannot be listened on; str() is the line to show."""
 
 
-def bind(address: Address, backlog: int) -> socket.socket:
+def bind(
+    address: Address, backlog: int, umask: int = 0, owner: tuple[int, int] | None = None
+) -> socket.socket:
+    """A listening socket. A UNIX socket file is created under `umask` (so its
+    mode decides which local users may connect) and handed to `owner` (uid,
+    gid; -1 leaves one as it is)."""
     sock = socket.socket(address.family, socket.SOCK_STREAM)
     try:
         if address.family == socket.AF_UNIX:
             _remove_stale_unix_socket(address.host)
-            sock.bind(address.host)
+            previous = os.umask(umask)
+            try:
+                sock.bind(address.host)
+            finally:
+                os.umask(previous)
+            if owner is not None:
+                os.chown(address.host, *owner)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if address.family == socket.AF_INET6:

@@ -22,6 +22,8 @@ from time import monotonic
 from glade.app import AppImportError, import_app, prepare_path
 from glade.hooks import call_hook
 from glade.http.parser import Limits
+from glade.identity import IdentityError
+from glade.identity import switch as switch_identity
 from glade.lifecycle import Lifecycle, State
 from glade.logging import AccessLog, error_log
 from glade.supervisor.sockets import bound_address
@@ -118,6 +120,7 @@ class Worker:
         self.install_abort_handler()
         try:
             self.prepare()
+            switch_identity(self.cfg)  # before any code of the app's runs
             prepare_path(self.cfg.chdir, self.cfg.pythonpath)
             self.app = with_forwarded_scheme(
                 import_app(self.cfg.wsgi_app),
@@ -125,7 +128,7 @@ class Worker:
                 self.cfg.forwarded_allow_ips,
             )
             call_hook(self.cfg, "post_worker_init", self)
-        except AppImportError as error:
+        except (AppImportError, IdentityError) as error:
             self.report(f"boot-error {error}")
             return EXIT_BOOT_ERROR
         except BootTimedOut:

@@ -56,6 +56,9 @@ def test_negative_workers_from_each_source(write):
         ("forwarded_allow_ips = ['10.0.0.0/33']", "'10.0.0.0/33' is not an IP address"),
         ("raw_env = ['NOEQUALS']", "expected a list of NAME=VALUE strings"),
         ("umask = 'rw'", "expected an octal integer"),
+        ("user = 'no-such-user-here'", "there is no user named 'no-such-user-here'"),
+        ("group = 'no-such-group-here'", "there is no group named 'no-such-group-here'"),
+        ("user = 1.5", "expected a user name or a numeric id"),
     ],
 )
 def test_wrong_type_in_a_python_file(write, line, expected):
