@@ -172,3 +172,21 @@ def test_access_log_has_the_failed_requests_too(glade_server, worker_class):
         return len(found) == len(expected) and found
 
     assert wait_until(logged, timeout=5) == expected, server.output()
+
+
+def _title(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+        return cmdline.read().replace(b"\0", b" ").decode().strip()
+
+
+def test_process_titles_name_the_app_or_proc_name(glade_server):
+    pytest.importorskip("setproctitle")  # an extra; the dev install has it
+    server = glade_server("validated:app", "-w", "1")
+    assert _title(server.pid) == "glade: master [validated:app]"
+    (worker,) = server.worker_pids()
+    assert _title(worker) == "glade: worker [validated:app]"
+    server.stop()
+    server = glade_server("validated:app", "-w", "1", "-n", "mysite")
+    assert _title(server.pid) == "glade: master [mysite]"
+    assert _title(server.worker_pids()[0]) == "glade: worker [mysite]"
+    assert "setproctitle package is missing" not in server.output()

@@ -940,9 +940,10 @@ SETTINGS: tuple[Setting, ...] = (
         ("-n", "--name"),
         _optional_text,
         None,
-        "Process name shown by ps and top (needs setproctitle).",
+        "The name in the process titles shown by ps and top, `glade: master [NAME]` "
+        "and `glade: worker [NAME]`; the app's name by default. Titles need the "
+        "setproctitle package (`pip install 'glade[setproctitle]'`).",
         metavar="NAME",
-        unsupported=NOT_YET,
     ),
     # -- Logging ---------------------------------------------------------------------------
     Setting(

@@ -124,7 +124,7 @@ class Master:
     def run(self) -> int:
         setup_logging(self.cfg)
         self.raw_env.apply(self.cfg.raw_env)
-        _set_title(f"glade: master [{self.cfg.wsgi_app}]")
+        _set_title("master", self.cfg)
         try:
             call_hook(self.cfg, "on_starting", self)
             self._open_listeners()
@@ -355,7 +355,7 @@ class Master:
             os.set_blocking(worker.control_fd, False)
             setup_logging(self.cfg)
             worker.after_fork()
-            _set_title(f"glade: worker [{self.cfg.wsgi_app}]")
+            _set_title("worker", self.cfg)
             call_hook(self.cfg, "post_fork", self, worker)
             code = worker.run()
             call_hook(self.cfg, "worker_exit", self, worker)
@@ -591,6 +591,7 @@ class Master:
             systemd.notify("READY=1")
             return
         self.cfg = new_cfg
+        _set_title("master", new_cfg)
         setup_logging(new_cfg)
         self.raw_env.apply(new_cfg.raw_env)
         call_hook(new_cfg, "on_reload", self)
@@ -777,9 +778,15 @@ def _version() -> str:
     return __version__
 
 
-def _set_title(title: str) -> None:
+def _set_title(role: str, cfg) -> None:
+    """`glade: master [myapp]` in ps and top, as gunicorn names its processes."""
     try:
         import setproctitle
     except ImportError:
+        if cfg.proc_name and role == "master":
+            error_log.warning(
+                "proc_name is set but the setproctitle package is missing: "
+                "pip install 'glade[setproctitle]' to name the processes"
+            )
         return
-    setproctitle.setproctitle(title)
+    setproctitle.setproctitle(f"glade: {role} [{cfg.proc_name or cfg.wsgi_app}]")

@@ -47,7 +47,7 @@ def test_print_config_shows_each_value_and_its_source(tmp_path):
         """
         import multiprocessing
         workers = 3
-        proc_name = "web"
+        preload_app = True
         """,
     )
     result = glade(
@@ -63,9 +63,9 @@ def test_print_config_shows_each_value_and_its_source(tmp_path):
     assert lines["timeout"].startswith("timeout = 9.0 ")
     assert lines["timeout"].endswith("# flag -t/--timeout")
     assert lines["max_requests"].endswith("# default")
-    assert lines["proc_name"].endswith("# gunicorn.conf.py:3 (not supported yet: ignored)")
+    assert lines["preload_app"].endswith("# gunicorn.conf.py:3 (not supported yet: ignored)")
     assert result.stderr == (
-        "glade: warning: setting 'proc_name' (from gunicorn.conf.py:3) "
+        "glade: warning: setting 'preload_app' (from gunicorn.conf.py:3) "
         "is not supported yet and is ignored\n"
     )
 
