@@ -328,6 +328,19 @@ def _group_name(name: str):
     return grp.getgrnam(name)
 
 
+@_expects("0, 1 or 2, or none, optional or required")
+def _cert_reqs(value: Any) -> int:
+    names = {"none": 0, "optional": 1, "required": 2}
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in names:
+            return names[text]
+        value = int(text) if text.isdigit() else None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1, 2):
+        raise SettingError("expected 0, 1 or 2 (none, optional or required)")
+    return int(value)  # ssl.CERT_REQUIRED is an IntEnum: keep the plain number
+
+
 @_expects("an integer like 0o022")
 def _umask(value: Any) -> int:
     if isinstance(value, str):
@@ -847,9 +860,10 @@ SETTINGS: tuple[Setting, ...] = (
         ("--certfile",),
         _optional_text,
         None,
-        "TLS certificate file.",
+        "Serve HTTPS on every listener with this certificate (PEM; the chain may "
+        "follow it, and the private key too when keyfile is not set). Checked at "
+        "startup: a missing file or a key that does not match stops the server.",
         metavar="FILE",
-        unsupported=NOT_YET,
     ),
     Setting(
         "keyfile",
@@ -857,9 +871,10 @@ SETTINGS: tuple[Setting, ...] = (
         ("--keyfile",),
         _optional_text,
         None,
-        "TLS private key file.",
+        "The certificate's private key (PEM), when it is not in certfile. Read by "
+        "each worker before it switches to `user`, so it may stay readable by root "
+        "alone.",
         metavar="FILE",
-        unsupported=NOT_YET,
     ),
     Setting(
         "ca_certs",
@@ -867,9 +882,29 @@ SETTINGS: tuple[Setting, ...] = (
         ("--ca-certs",),
         _optional_text,
         None,
-        "CA certificates file, to verify client certificates.",
+        "CA certificates (PEM) that client certificates are verified against; see cert_reqs.",
         metavar="FILE",
-        unsupported=NOT_YET,
+    ),
+    Setting(
+        "cert_reqs",
+        "Proxies and TLS",
+        ("--cert-reqs",),
+        _cert_reqs,
+        0,
+        "Client certificates: 0 (none asked for), 1 (verified if sent) or 2 "
+        "(required); `none`, `optional` and `required` work too, and so does "
+        "`ssl.CERT_REQUIRED` in a Python file.",
+        metavar="N",
+    ),
+    Setting(
+        "ciphers",
+        "Proxies and TLS",
+        ("--ciphers",),
+        _optional_text,
+        None,
+        "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's); "
+        "Python's secure default when not set.",
+        metavar="CIPHERS",
     ),
     # -- Process ------------------------------------------------------------------------
     Setting(
@@ -1094,7 +1129,6 @@ GUNICORN_ONLY: dict[str, tuple] = {
     "spew": (False,),
     "sendfile": (None, True),
     "worker_tmp_dir": (None,),
-    "initgroups": (False,),
     "tmp_upload_dir": (None,),
     "disable_redirect_access_to_syslog": (False,),
     "capture_output": (False,),
@@ -1117,10 +1151,8 @@ GUNICORN_ONLY: dict[str, tuple] = {
     "protocol": ("http",),
     "uwsgi_allow_ips": (ALWAYS,),
     "ssl_version": (ALWAYS,),
-    "cert_reqs": (0,),
     "suppress_ragged_eofs": (True,),
     "do_handshake_on_connect": (False,),
-    "ciphers": (None,),
     "http_protocols": ("h1", ["h1"]),
     "http2_cleartext": ("off", False, None),
     "http2_max_concurrent_streams": (ALWAYS,),

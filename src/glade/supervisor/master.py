@@ -32,6 +32,7 @@ from glade.logging import error_log, reopen_log_files, setup_logging
 from glade.supervisor import systemd, upgrade
 from glade.supervisor.pidfile import Pidfile
 from glade.supervisor.sockets import BindError, bind, bound_address, parse_address
+from glade.tls import TLSError, server_context
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -126,18 +127,19 @@ class Master:
         self.raw_env.apply(self.cfg.raw_env)
         _set_title("master", self.cfg)
         try:
+            server_context(self.cfg)  # only to check the files before anything listens
             call_hook(self.cfg, "on_starting", self)
             self._open_listeners()
             self._write_pidfile()
             call_hook(self.cfg, "when_ready", self)
-        except (BindError, HookFailed, OSError) as error:
+        except (BindError, HookFailed, OSError, TLSError) as error:
             error_log.error("%s", error)
             self._close_listeners()
             return EXIT_FAILURE
         self._install_signals()
         error_log.info("Starting glade %s", _version())
         for listener in self.listeners:
-            error_log.info("Listening at: %s (%d)", _url(listener), self.pid)
+            error_log.info("Listening at: %s (%d)", _url(listener, self.cfg), self.pid)
         error_log.info("Using worker: %s", self.cfg.worker_class)
         try:
             self._loop()
@@ -585,7 +587,7 @@ class Master:
                         sock.close()
                 self.listeners = listeners
                 for listener in listeners:
-                    error_log.info("Listening at: %s (%d)", _url(listener), self.pid)
+                    error_log.info("Listening at: %s (%d)", _url(listener, self.cfg), self.pid)
         except Exception as error:  # a ConfigError, a BindError or the config file's own
             error_log.error("Reload failed: %s; keeping the running config", error)
             systemd.notify("READY=1")
@@ -767,9 +769,10 @@ def _describe_exit(code: int) -> str:
     return f"exit status {code}"
 
 
-def _url(listener) -> str:
+def _url(listener, cfg) -> str:
     address = bound_address(listener)
-    return address if address.startswith("unix:") else f"http://{address}"
+    scheme = "https" if cfg.certfile else "http"
+    return address if address.startswith("unix:") else f"{scheme}://{address}"
 
 
 def _version() -> str:

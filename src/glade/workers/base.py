@@ -27,6 +27,7 @@ from glade.identity import switch as switch_identity
 from glade.lifecycle import Lifecycle, State
 from glade.logging import AccessLog, error_log
 from glade.supervisor.sockets import bound_address
+from glade.tls import TLSError, server_context
 from glade.wsgi.environ import ErrorStream, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
 from glade.wsgi.proxy import with_forwarded_scheme
@@ -62,7 +63,8 @@ class Worker:
         self.keepalive = cfg.keepalive
         self.body_timeout = cfg.body_timeout or 3600.0
         self.access_log = AccessLog(cfg.access_log_format) if cfg.accesslog else None
-        self.can_sendfile = True
+        self.can_sendfile = True  # not over TLS: the kernel would send the file unencrypted
+        self.tls = None  # the SSLContext, once built in run()
         # How connections bound their waits: socket timeouts, or a sweeper
         # (see workers/connection.py); the gevent worker sweeps.
         self.sweeps_deadlines = False
@@ -120,6 +122,9 @@ class Worker:
         self.install_abort_handler()
         try:
             self.prepare()
+            # After patching (gevent's ssl), before the switch (the key may be root's).
+            self.tls = server_context(self.cfg)
+            self.can_sendfile = self.tls is None
             switch_identity(self.cfg)  # before any code of the app's runs
             prepare_path(self.cfg.chdir, self.cfg.pythonpath)
             self.app = with_forwarded_scheme(
@@ -128,7 +133,7 @@ class Worker:
                 self.cfg.forwarded_allow_ips,
             )
             call_hook(self.cfg, "post_worker_init", self)
-        except (AppImportError, IdentityError) as error:
+        except (AppImportError, IdentityError, TLSError) as error:
             self.report(f"boot-error {error}")
             return EXIT_BOOT_ERROR
         except BootTimedOut:
@@ -153,13 +158,34 @@ class Worker:
         server_address = address[:2] if isinstance(address, tuple) else bound_address(listener)
         return environ_template(
             server_address=server_address,
-            url_scheme="http",
+            url_scheme="http" if self.tls is None else "https",
             script_name=self.cfg.script_name,
             multithread=self.multithread,
             multiprocess=self.cfg.workers > 1,
             errors=ErrorStream(),
             file_wrapper=FileWrapper,
         )
+
+    def start_tls(self, client, accepted_at: float):
+        """The TLS handshake, bounded by header_timeout like a request head.
+
+        Returns the TLS socket, or None (and the connection is closed) when
+        the client does not complete it: a plain-HTTP client, a scanner, a
+        certificate it refused. Those are the client's business; logged at
+        debug level only.
+        """
+        try:
+            tls_client = self.tls.wrap_socket(
+                client, server_side=True, do_handshake_on_connect=False
+            )
+            tls_client.settimeout(max(accepted_at + self.header_timeout - monotonic(), 0.01))
+            tls_client.do_handshake()
+            tls_client.settimeout(None)  # from here each wait bounds itself (see Connection)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            error_log.debug("worker %d: TLS handshake failed: %s", self.pid, error)
+            client.close()
+            return None
+        return tls_client
 
     def prepare(self) -> None:
         """Runs before the app is imported (the gevent worker patches here)."""

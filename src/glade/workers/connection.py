@@ -13,11 +13,13 @@ which costs more than parsing a small request. Instead each connection
 records the moment its current wait must end (`deadline`), and one sweeper
 greenlet per worker shuts down the sockets whose moment has passed, a few
 times a second; the waiting greenlet wakes with an error and reports the
-timeout.
+timeout. TLS connections use socket timeouts under both workers (see
+`sweeps`).
 """
 
 from __future__ import annotations
 
+import _socket
 import fcntl
 import os
 import socket
@@ -59,6 +61,7 @@ class Connection:
         "parser",
         "remote",
         "sock",
+        "sweeps",
         "worker",
         "writer",
         "writing",
@@ -75,6 +78,10 @@ class Connection:
         self.deadline = 0.0  # when the current wait must end (0: not waiting)
         self.writing = False  # the wait is a send
         self.expired = False
+        # Waits bounded by the worker's sweeper, or by socket timeouts. Over
+        # TLS, timeouts: the sweeper wakes a wait by shutting the socket, and
+        # OpenSSL treats that end of file as fatal, so no 408 could follow.
+        self.sweeps = worker.sweeps_deadlines and getattr(worker, "tls", None) is None
         self.writer: ResponseWriter | None = None
         self._continue_needed = False
         self._body_failed = False
@@ -157,7 +164,7 @@ class Connection:
         and drop the rest for a short while, as nginx's lingering close does.
         """
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            _shutdown(self.sock, socket.SHUT_WR)
         except OSError:
             return
         deadline = monotonic() + self.worker.linger_seconds
@@ -331,23 +338,26 @@ class Connection:
 
     def _recv(self, deadline: float) -> bytes:
         """recv that gives up at `deadline` (monotonic) with TimeoutError."""
-        if self.worker.sweeps_deadlines:
+        if self.sweeps:
             self.deadline = deadline
             try:
-                return self.sock.recv(RECV_SIZE)
+                data = self.sock.recv(RECV_SIZE)
             except OSError:
                 if self.expired:
                     raise TimeoutError from None
                 raise
             finally:
                 self.deadline = 0.0
+            if not data and self.expired:
+                raise TimeoutError  # the sweeper's shutdown reads as end of file
+            return data
         self.sock.settimeout(max(deadline - monotonic(), 0.001))
         return self.sock.recv(RECV_SIZE)
 
     def _send(self, data: bytes, timeout: float | None = None) -> None:
         """sendall with a deadline, without gevent's per-call SO_SNDBUF lookup."""
         worker = self.worker
-        sweeps = worker.sweeps_deadlines
+        sweeps = self.sweeps
         timeout = worker.body_timeout if timeout is None else timeout
         send = self.sock.send
         try:
@@ -370,7 +380,7 @@ class Connection:
 
     def _sendfile(self, file, offset: int, count: int) -> int:
         """os.sendfile: the file goes from the page cache to the socket, no copies."""
-        if not self.worker.sweeps_deadlines:
+        if not self.sweeps:
             self.sock.settimeout(self.worker.body_timeout)
             try:
                 sent = self.sock.sendfile(file, offset, count)
@@ -419,7 +429,7 @@ class Connection:
         self.expired = True
         self.deadline = 0.0
         try:
-            self.sock.shutdown(socket.SHUT_RDWR if self.writing else socket.SHUT_RD)
+            _shutdown(self.sock, socket.SHUT_RDWR if self.writing else socket.SHUT_RD)
         except OSError:
             pass
 
@@ -441,18 +451,32 @@ class Connection:
         if not (self.idle or (fresh_too and self.fresh)) or self._request_waiting():
             return False
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            _shutdown(self.sock, socket.SHUT_RDWR)
         except OSError:
             pass
         return True
 
     def _request_waiting(self) -> bool:
-        """Bytes from the client sit in the kernel, not yet read (FIONREAD)."""
+        """Bytes from the client sit in the kernel (FIONREAD) or, over TLS,
+        decrypted in the TLS layer, not yet read."""
+        pending = getattr(self.sock, "pending", None)
+        if pending is not None and pending():
+            return True
         try:
             count = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
         except OSError:
             return False
         return int.from_bytes(count, sys.byteorder) > 0
+
+
+def _shutdown(sock, how: int) -> None:
+    """shutdown(2) on the socket's descriptor.
+
+    Not `sock.shutdown()`: on a TLS socket that also drops the TLS state,
+    and a 408 sent after it would go out in clear text.
+    """
+    raw = sock if isinstance(sock, _socket.socket) else sock._sock  # gevent wraps the real one
+    _socket.socket.shutdown(raw, how)
 
 
 def _peer(remote) -> str:

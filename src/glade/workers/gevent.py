@@ -243,9 +243,14 @@ class GeventWorker(Worker):
         )
 
     def _serve_connection(self, client, remote, template, accepted_at) -> None:
-        connection = Connection(client, remote, self, template)
-        self.connections.add(connection)
+        connection = None
         try:
+            if self.tls is not None:
+                client = self.start_tls(client, accepted_at)
+                if client is None:
+                    return
+            connection = Connection(client, remote, self, template)
+            self.connections.add(connection)
             connection.serve(accepted_at)
         except WorkerAborted:
             # The stack is logged; the rest of the worker stops now.

@@ -156,6 +156,10 @@ class SyncWorker(Worker):
         client.setblocking(True)
         if self._nodelay[listener.fileno()]:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            client = self.start_tls(client, monotonic())
+            if client is None:
+                return True
         connection = Connection(client, remote, self, template)
         self.connections.add(connection)
         self._busy = True

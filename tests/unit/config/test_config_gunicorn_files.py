@@ -179,7 +179,12 @@ def test_tls_direct():
     cfg = load_file("tls_direct.py")
     assert cfg.bind == ["0.0.0.0:443"]
     assert cfg.certfile.endswith("fullchain.pem") and cfg.keyfile.endswith("privkey.pem")
-    assert warned(cfg) == ["ciphers", "certfile", "keyfile", "ca_certs"]
+    assert (cfg.ca_certs, cfg.ciphers, cfg.cert_reqs) == (
+        "/etc/ssl/certs/ca-certificates.crt",
+        "ECDHE+AESGCM",
+        0,
+    )
+    assert warned(cfg) == []
 
 
 def test_development():

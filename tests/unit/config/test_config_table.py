@@ -52,6 +52,8 @@ SAMPLES = {
     "certfile": ("c.pem", "c.pem"),
     "keyfile": ("k.pem", "k.pem"),
     "ca_certs": ("ca.pem", "ca.pem"),
+    "cert_reqs": ("required", 2),
+    "ciphers": ("ECDHE+AESGCM", "ECDHE+AESGCM"),
     "daemon": ("false", False),
     "pidfile": ("/tmp/glade.pid", "/tmp/glade.pid"),
     "user": ("1000", 1000),

@@ -14,7 +14,7 @@ def test_each_unsupported_setting_warns_once_with_its_source(write, monkeypatch)
         bind = "0.0.0.0:8000"
         preload_app = True
         proxy_allow_ips = "10.0.0.1"
-        certfile = "/etc/ssl/cert.pem"
+        logconfig_dict = {"version": 1}
         """,
     )
     monkeypatch.setenv("GLADE_REUSE_PORT", "true")
@@ -24,7 +24,7 @@ def test_each_unsupported_setting_warns_once_with_its_source(write, monkeypatch)
         "setting 'preload_app' (from gunicorn.conf.py:2) is not supported yet and is ignored",
         "setting 'proxy_protocol' (from flag --proxy-protocol) is not supported yet and is ignored",
         "setting 'proxy_allow_ips' (from gunicorn.conf.py:3) is not supported yet and is ignored",
-        "setting 'certfile' (from gunicorn.conf.py:4) is not supported yet and is ignored",
+        "setting 'logconfig_dict' (from gunicorn.conf.py:4) is not supported yet and is ignored",
     ]
     assert cfg.preload_app is True  # accepted: the value is there for who reads it
 
