@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.server import read_until_close, split_responses, wait_until
+from support.server import ServerError, free_port, read_until_close, split_responses, wait_until
 
 
 def ipv6_loopback_available() -> bool:
@@ -190,3 +190,15 @@ def test_process_titles_name_the_app_or_proc_name(glade_server):
     assert _title(server.pid) == "glade: master [mysite]"
     assert _title(server.worker_pids()[0]) == "glade: worker [mysite]"
     assert "setproctitle package is missing" not in server.output()
+
+
+def test_reuse_port_lets_two_servers_share_a_port(glade_server):
+    port = free_port()
+    first = glade_server("validated:app", "--reuse-port", bind=f"127.0.0.1:{port}")
+    second = glade_server("validated:app", "--reuse-port", bind=f"127.0.0.1:{port}")
+    assert first.port == second.port == port
+    pids = {int(requests.get(f"http://127.0.0.1:{port}/pid", timeout=5).text) for _ in range(40)}
+    # The kernel spreads new connections over both (all 40 on one: about 2**-39).
+    assert pids & set(first.worker_pids()) and pids & set(second.worker_pids())
+    with pytest.raises(ServerError, match="address already in use"):
+        glade_server("validated:app", bind=f"127.0.0.1:{port}")  # without it: refused

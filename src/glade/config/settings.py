@@ -553,9 +553,10 @@ SETTINGS: tuple[Setting, ...] = (
         ("--reuse-port",),
         _boolean,
         False,
-        "Set SO_REUSEPORT on the listening sockets.",
+        "Set SO_REUSEPORT on the TCP listening sockets, so that other processes "
+        "(another Glade, during a blue-green switch) may listen on the same port; "
+        "the kernel spreads new connections over all of them.",
         is_switch=True,
-        unsupported=NOT_YET,
     ),
     # -- Worker processes ---------------------------------------------------------
     Setting(

@@ -174,7 +174,8 @@ class Master:
                     listeners.append(existing[text])
                     continue
                 address = parse_address(text)
-                listeners.append(bind(address, self.cfg.backlog, self.cfg.umask, owner))
+                cfg = self.cfg
+                listeners.append(bind(address, cfg.backlog, cfg.umask, owner, cfg.reuse_port))
                 if address.family == socket.AF_UNIX:
                     self.owned_unix_paths.add(address.host)
         except BindError:

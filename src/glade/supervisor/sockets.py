@@ -60,7 +60,11 @@ class BindError(Exception):
 
 
 def bind(
-    address: Address, backlog: int, umask: int = 0, owner: tuple[int, int] | None = None
+    address: Address,
+    backlog: int,
+    umask: int = 0,
+    owner: tuple[int, int] | None = None,
+    reuse_port: bool = False,
 ) -> socket.socket:
     """A listening socket. A UNIX socket file is created under `umask` (so its
     mode decides which local users may connect) and handed to `owner` (uid,
@@ -78,6 +82,8 @@ def bind(
                 os.chown(address.host, *owner)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if address.family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind((address.host, address.port))

@@ -17,11 +17,11 @@ def test_each_unsupported_setting_warns_once_with_its_source(write, monkeypatch)
         logconfig_dict = {"version": 1}
         """,
     )
-    monkeypatch.setenv("GLADE_REUSE_PORT", "true")
+    monkeypatch.setenv("GLADE_RELOAD", "true")
     cfg = load(["-c", "gunicorn.conf.py", "--proxy-protocol", "v1"])
     assert cfg.warnings == [
-        "setting 'reuse_port' (from env GLADE_REUSE_PORT) is not supported yet and is ignored",
         "setting 'preload_app' (from gunicorn.conf.py:2) is not supported yet and is ignored",
+        "setting 'reload' (from env GLADE_RELOAD) is not supported yet and is ignored",
         "setting 'proxy_protocol' (from flag --proxy-protocol) is not supported yet and is ignored",
         "setting 'proxy_allow_ips' (from gunicorn.conf.py:3) is not supported yet and is ignored",
         "setting 'logconfig_dict' (from gunicorn.conf.py:4) is not supported yet and is ignored",
