@@ -219,11 +219,21 @@ class GeventWorker(_GunicornWorker):
 
     def _ignore_late_signals(self) -> None:
         """A duplicate TERM (systemd signals the whole cgroup, and the master
-        signals too) must not kill the process while Python shuts down."""
+        signals too), or gunicorn's QUIT echoing a Ctrl+C, must not kill the
+        process while it runs worker_exit and Python shuts down.
+
+        The signals are blocked meanwhile: stopping gevent's watcher puts
+        back the default action (libev does), and a QUIT landing between
+        that and SIG_IGN would kill the worker. One left pending while
+        blocked is dropped once it is ignored.
+        """
+        late = {*_STOP_SIGNALS, signal.SIGUSR1}
+        signal.pthread_sigmask(signal.SIG_BLOCK, late)
         for handler in self._signal_handlers:
             handler.cancel()
-        for signum in (*_STOP_SIGNALS, signal.SIGUSR1):
+        for signum in late:
             signal.signal(signum, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, late)
 
     def _environ_template(self, sock, url_scheme: str) -> dict:
         address = sock.getsockname()
