@@ -805,9 +805,21 @@ SETTINGS: tuple[Setting, ...] = (
         ("--reload",),
         _boolean,
         False,
-        "Restart the workers when the app's source files change (for development).",
+        "For development: when a file of the app (any loaded module, or one of "
+        "reload_extra_files) changes, new workers take over with the new code, and "
+        "the old ones finish their requests first. If the new code fails to load, "
+        "the error is logged and the old workers keep serving until the next change.",
         is_switch=True,
-        unsupported=NOT_YET,
+    ),
+    Setting(
+        "reload_extra_files",
+        "Application",
+        ("--reload-extra-file",),
+        _text_list,
+        [],
+        "More files to watch with reload (templates, settings files); repeat the flag.",
+        metavar="FILE",
+        multiple=True,
     ),
     # -- Proxies and TLS ----------------------------------------------------------------
     Setting(
@@ -1126,7 +1138,6 @@ HOOKS: tuple[str, ...] = tuple(s.name for s in SETTINGS if s.hook_args is not No
 ALWAYS = object()
 GUNICORN_ONLY: dict[str, tuple] = {
     "reload_engine": ("auto",),
-    "reload_extra_files": ([], ()),
     "spew": (False,),
     "sendfile": (None, True),
     "worker_tmp_dir": (None,),

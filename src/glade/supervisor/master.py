@@ -527,6 +527,17 @@ class Master:
                     self._stop_worker(other, graceful=False)
             systemd.notify("READY=1", "STATUS=reload failed; serving the previous app")
             return
+        if self.cfg.reload and self.lifecycle.state is State.SERVING:
+            # --reload: the code being edited does not load yet. The workers
+            # with the previous code keep serving; the next change retries.
+            error_log.error("%s", reason)
+            error_log.error("The changed app did not load; the running workers keep serving")
+            for other in self.workers.values():
+                if other.retiring and other.stop_sent is None:
+                    other.retiring = False
+            self.respawn_not_before = monotonic() + self.respawn_delay
+            self.respawn_delay = min(self.respawn_delay * 2, MAX_RESPAWN_DELAY)
+            return
         if self.lifecycle.state in (State.BOOTING, State.SERVING):
             error_log.error("%s", reason)
             error_log.error("A worker could not boot; stopping")

@@ -28,6 +28,7 @@ from glade.lifecycle import Lifecycle, State
 from glade.logging import AccessLog, error_log
 from glade.supervisor.sockets import bound_address
 from glade.tls import TLSError, server_context
+from glade.workers.reloader import SourceWatcher
 from glade.wsgi.environ import ErrorStream, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
 from glade.wsgi.proxy import with_forwarded_scheme
@@ -65,6 +66,7 @@ class Worker:
         self.access_log = AccessLog(cfg.access_log_format) if cfg.accesslog else None
         self.can_sendfile = True  # not over TLS: the kernel would send the file unencrypted
         self.tls = None  # the SSLContext, once built in run()
+        self.watcher: SourceWatcher | None = None  # --reload
         # How connections bound their waits: socket timeouts, or a sweeper
         # (see workers/connection.py); the gevent worker sweeps.
         self.sweeps_deadlines = False
@@ -133,6 +135,8 @@ class Worker:
                 self.cfg.forwarded_allow_ips,
             )
             call_hook(self.cfg, "post_worker_init", self)
+            if self.cfg.reload:
+                self.watcher = SourceWatcher(self.cfg.reload_extra_files)
         except (AppImportError, IdentityError, TLSError) as error:
             self.report(f"boot-error {error}")
             return EXIT_BOOT_ERROR
@@ -211,6 +215,10 @@ class Worker:
         """Heartbeat; also notices a master that disappeared."""
         busy = sum(1 for connection in self.connections if connection.writer is not None)
         self.report(f"beat {busy}")
+        if self.watcher is not None and self.lifecycle.state is State.SERVING:
+            changed = self.watcher.changed()
+            if changed:
+                self.report(f"retiring {os.path.relpath(changed)} changed (--reload)")
         if os.getppid() != self.master_pid:
             self.master_gone = True
 

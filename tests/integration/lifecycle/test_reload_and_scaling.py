@@ -67,6 +67,51 @@ def test_sighup_with_a_broken_app_keeps_the_old_workers_serving(glade_server, tm
     assert "a_module_that_does_not_exist" in server.output()
 
 
+def _edit_app(directory: Path, body: str, *, broken: bool = False) -> None:
+    """Rewrite the app and move its modification time on, as an editor's save does."""
+    write_app(directory, body, broken=broken)
+    later = time.time() + 2
+    os.utime(directory / "reloadable.py", (later, later))
+
+
+def test_reload_serves_edited_code_and_survives_a_broken_edit(glade_server, tmp_path):
+    write_app(tmp_path, "version one")
+    server = glade_server("reloadable:app", "-w", "2", "--reload", cwd=tmp_path)
+    assert server.get() == (200, b"version one")
+    with Load(server.host, server.port, clients=4) as load:
+        load.wait_for(50)
+        _edit_app(tmp_path, "version two")
+        assert wait_until(lambda: server.get() == (200, b"version two"), 15), server.output()
+        load.wait_for(load.counts["ok"] + 50)
+    assert_no_failures(load)  # the new workers took over before the old ones left
+    assert "reloadable.py changed (--reload)" in server.output()
+
+    _edit_app(tmp_path, "broken", broken=True)
+    assert wait_until(lambda: "The changed app did not load" in server.output(), 15)
+    assert "a_module_that_does_not_exist" in server.output()
+    assert server.get() == (200, b"version two")  # the previous code keeps serving
+
+    _edit_app(tmp_path, "version three")
+    assert wait_until(lambda: server.get() == (200, b"version three"), 20), server.output()
+    assert server.proc.poll() is None
+    assert server.tracebacks() == 0
+
+
+def test_reload_extra_files_are_watched_too(glade_server, tmp_path):
+    write_app(tmp_path, "same code")
+    template = tmp_path / "page.html"
+    template.write_text("<p>one</p>")
+    server = glade_server(
+        "reloadable:app", "--reload", "--reload-extra-file", str(template), cwd=tmp_path
+    )
+    first = server.worker_pids()
+    later = time.time() + 2
+    os.utime(template, (later, later))
+    assert wait_until(lambda: "page.html changed (--reload)" in server.output(), 10)
+    assert wait_until(lambda: server.worker_pids() and server.worker_pids() != first, 15)
+    assert server.get() == (200, b"same code")
+
+
 def test_ttin_and_ttou_scale_under_load(glade_server):
     server = glade_server(APP, "-w", "2")
     with Load(server.host, server.port, clients=4) as load:

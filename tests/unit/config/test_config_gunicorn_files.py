@@ -192,7 +192,8 @@ def test_development():
     assert cfg.bind == ["127.0.0.1:5000"]
     assert (cfg.workers, cfg.worker_class, cfg.reload, cfg.timeout) == (1, "sync", True, 3600.0)
     assert (cfg.loglevel, cfg.accesslog) == ("debug", "-")
-    assert warned(cfg) == ["reload_extra_files", "reload"]
+    assert cfg.reload_extra_files == ["templates/index.html"]
+    assert warned(cfg) == []
 
 
 def test_django_hooks():

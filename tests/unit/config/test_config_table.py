@@ -61,6 +61,7 @@ SAMPLES = {
     "initgroups": ("true", True),
     "umask": ("022", 0o22),
     "proc_name": ("web", "web"),
+    "reload_extra_files": ("a.html", ["a.html"]),
     "errorlog": ("/tmp/e.log", "/tmp/e.log"),
     "loglevel": ("WARNING", "warning"),
     "accesslog": ("-", "-"),
