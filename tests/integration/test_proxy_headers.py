@@ -8,7 +8,7 @@ import socket
 import tempfile
 
 import requests
-from support.server import read_until_close, split_responses
+from support.server import read_until_close, split_responses, wait_until
 
 
 def scheme_of(server, **headers) -> tuple[int, str]:
@@ -76,3 +76,64 @@ def test_a_unix_socket_peer_is_trusted(glade_server):
         assert response.status == 200
         assert json.loads(response.body)["wsgi.url_scheme"] == "https"
         assert server.stop() == 0
+
+
+# -- the PROXY protocol ---------------------------------------------------------------
+
+PROXY_V1 = b"PROXY TCP4 203.0.113.7 10.0.0.5 51000 443\r\n"
+
+
+def proxied(server, header: bytes, requests_: int = 1, extra: bytes = b"") -> list:
+    """Send a PROXY header then `requests_` GET /environ on one connection."""
+    head = b"GET /environ HTTP/1.1\r\nHost: x\r\n" + extra
+    data = header + (head + b"\r\n") * (requests_ - 1) + head + b"Connection: close\r\n\r\n"
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(data)
+        return split_responses(read_until_close(sock, timeout=10))
+
+
+def test_a_proxy_v1_header_gives_the_client_address(glade_server, worker_class):
+    server = glade_server("validated:app", "-k", worker_class, "--proxy-protocol", "v1")
+    # The sync worker answers one request per connection; gevent keeps it alive.
+    count = 2 if worker_class == "gevent" else 1
+    responses = proxied(server, PROXY_V1, requests_=count)
+    assert [response.status for response in responses] == [200] * count
+    for response in responses:  # for every request of the connection
+        environ = json.loads(response.body)
+        assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == ("203.0.113.7", "51000")
+        assert (environ["PROXY_ADDR"], environ["PROXY_PORT"]) == ("10.0.0.5", "443")
+        assert environ["PROXY_PROTOCOL"] == "TCP4"
+    assert server.tracebacks() == 0
+
+
+def test_a_proxy_v2_header_and_a_connection_without_one(glade_server):
+    server = glade_server("validated:app", "--proxy-protocol", "auto")
+    body = bytes([192, 0, 2, 9, 10, 0, 0, 5]) + (40000).to_bytes(2, "big") + (80).to_bytes(2, "big")
+    header = b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + len(body).to_bytes(2, "big") + body
+    (response,) = proxied(server, header)
+    environ = json.loads(response.body)
+    assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == ("192.0.2.9", "40000")
+    (response,) = proxied(server, b"")  # no header: served as it is
+    assert json.loads(response.body)["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_proxy_headers_from_a_peer_not_allowed_or_malformed_are_refused(glade_server):
+    server = glade_server(
+        "validated:app", "--proxy-protocol", "v1", "--proxy-allow-from", "10.0.0.0/8"
+    )
+    (response,) = proxied(server, PROXY_V1)
+    assert response.status == 403
+    server = glade_server("validated:app", "--proxy-protocol", "v1")
+    (response,) = proxied(server, b"PROXY TCP4 203.0.113.7 nonsense 1 2\r\n")
+    assert response.status == 400
+    assert "refused request from 127.0.0.1" in server.output()
+    assert server.tracebacks() == 0
+
+
+def test_the_access_log_shows_the_client_and_trust_stays_with_the_peer(glade_server):
+    """X-Forwarded-Proto is believed from the socket's peer (the proxy at
+    127.0.0.1), as in gunicorn, not from the client the PROXY header names."""
+    server = glade_server("validated:app", "--proxy-protocol", "v1", "--access-logfile", "-")
+    (response,) = proxied(server, PROXY_V1, extra=b"X-Forwarded-Proto: https\r\n")
+    assert json.loads(response.body)["wsgi.url_scheme"] == "https"
+    assert wait_until(lambda: "203.0.113.7 - - [" in server.output(), 5), server.output()

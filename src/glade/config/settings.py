@@ -853,19 +853,22 @@ SETTINGS: tuple[Setting, ...] = (
         ("--proxy-protocol",),
         _proxy_protocol,
         "off",
-        "Accept the PROXY protocol from the front-end: off, v1, v2 or auto.",
+        "Read the PROXY protocol header a TCP load balancer (HAProxy, AWS NLB, "
+        "stunnel) sends before the first request: off, v1 (text), v2 (binary) or "
+        "auto (either). A connection without one is served as it is. The header "
+        "sets REMOTE_ADDR and REMOTE_PORT to the client's, and adds PROXY_PROTOCOL, "
+        "PROXY_ADDR and PROXY_PORT (the address the client connected to), as gunicorn does.",
         metavar="MODE",
-        unsupported=NOT_YET,
     ),
     Setting(
         "proxy_allow_ips",
         "Proxies and TLS",
         ("--proxy-allow-from",),
-        _text_list,
+        _peer_list,
         ["127.0.0.1", "::1"],
-        "Front-end addresses allowed to send the PROXY protocol (comma-separated).",
+        "Peers allowed to send a PROXY header (addresses or networks, comma-separated; "
+        "`*` for any). A header from anyone else gets 403 and the connection is closed.",
         metavar="ADDRESSES",
-        unsupported=NOT_YET,
     ),
     Setting(
         "certfile",

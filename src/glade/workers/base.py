@@ -31,7 +31,7 @@ from glade.tls import TLSError, server_context
 from glade.workers.reloader import SourceWatcher
 from glade.wsgi.environ import ErrorStream, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
-from glade.wsgi.proxy import with_forwarded_scheme
+from glade.wsgi.proxy import TrustedPeers, with_forwarded_scheme
 
 EXIT_OK = 0
 EXIT_BOOT_ERROR = 3
@@ -66,6 +66,8 @@ class Worker:
         self.access_log = AccessLog(cfg.access_log_format) if cfg.accesslog else None
         self.can_sendfile = True  # not over TLS: the kernel would send the file unencrypted
         self.tls = None  # the SSLContext, once built in run()
+        self.proxy_protocol = cfg.proxy_protocol
+        self.proxy_peers = TrustedPeers(cfg.proxy_allow_ips)
         self.watcher: SourceWatcher | None = None  # --reload
         # How connections bound their waits: socket timeouts, or a sweeper
         # (see workers/connection.py); the gevent worker sweeps.

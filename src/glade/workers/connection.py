@@ -29,6 +29,7 @@ import time
 from time import monotonic
 
 from glade.hooks import RequestView, ResponseView, call_hook
+from glade.http import proxy_protocol
 from glade.http.errors import HTTPError
 from glade.http.parser import END_OF_MESSAGE, NEED_DATA, Body, Request, RequestParser
 from glade.http.response import CONTINUE_RESPONSE, error_response
@@ -112,6 +113,9 @@ class Connection:
         recv = self._recv
         head_deadline: float | None = accepted_at + worker.header_timeout
         waiting_first = True
+        proxied = getattr(worker, "proxy_protocol", "off") != "off"  # not in gunicorn's worker
+        if proxied and not self._read_proxy_header(head_deadline):
+            return
         while True:
             try:
                 event = parser.next_event()
@@ -154,6 +158,46 @@ class Connection:
                 # byte, or now if part of it came with this request.
                 head_deadline = None
             # A stray Body/EndOfMessage cannot happen: _handle consumes them.
+
+    def _read_proxy_header(self, deadline: float) -> bool:
+        """Before the first request: the load balancer's PROXY header, if it
+        sent one. False when the connection is to be closed."""
+        data = b""
+        while True:
+            try:
+                result = proxy_protocol.parse(data, self.worker.proxy_protocol)
+            except proxy_protocol.ProxyProtocolError as error:
+                self._refuse(HTTPError(400, str(error)))
+                return False
+            if result is not proxy_protocol.NEED_DATA:
+                break
+            try:
+                chunk = self._recv(deadline)
+            except TimeoutError:
+                return False
+            if not chunk:
+                return False
+            data += chunk
+        header, used = result
+        if header is not None:
+            peer = self.remote[0] if type(self.remote) is tuple else ""
+            if not self.worker.proxy_peers(peer):
+                self._refuse(HTTPError(403, "PROXY header from a peer not in proxy_allow_ips"))
+                return False
+            if header.client is not None:
+                self.environ_template = dict(
+                    self.environ_template,
+                    REMOTE_ADDR=header.client[0],
+                    REMOTE_PORT=str(header.client[1]),
+                    PROXY_PROTOCOL=header.protocol,
+                    PROXY_ADDR=header.destination[0],
+                    PROXY_PORT=str(header.destination[1]),
+                )
+                self.environ_template["glade.peer_addr"] = peer
+        if len(data) > used:
+            self.fresh = False
+            self.parser.feed(data[used:])
+        return True
 
     def _linger(self) -> None:
         """Close without destroying the answer: read what the client still sends.

@@ -90,7 +90,8 @@ def with_forwarded_scheme(app, secure_scheme_headers: dict, forwarded_allow_ips)
             value = environ.get(key)
             if value is None:
                 continue
-            if not trusted(environ.get("REMOTE_ADDR", "")):
+            # The socket's peer: REMOTE_ADDR is the client's after a PROXY header.
+            if not trusted(environ.get("glade.peer_addr", environ.get("REMOTE_ADDR", ""))):
                 break
             # A repeated header reaches the environ joined with ", ".
             for sent in value.split(", ") if ", " in value else (value,):

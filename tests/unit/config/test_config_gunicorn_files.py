@@ -125,7 +125,7 @@ def test_behind_proxy():
         200,
         16380,
     )
-    assert warned(cfg) == ["proxy_protocol", "proxy_allow_ips"]
+    assert warned(cfg) == []
 
 
 def test_systemd_service():

@@ -12,17 +12,16 @@ def test_each_unsupported_setting_warns_once_with_its_source(write, monkeypatch)
         "gunicorn.conf.py",
         """
         bind = "0.0.0.0:8000"
-        proxy_allow_ips = "10.0.0.1"
         logconfig_dict = {"version": 1}
         """,
     )
     monkeypatch.setenv("GLADE_PRELOAD_APP", "true")
-    cfg = load(["-c", "gunicorn.conf.py", "--proxy-protocol", "v1"])
+    cfg = load(["-c", "gunicorn.conf.py", "--threads", "4"])
     assert cfg.warnings == [
+        "setting 'threads' (from flag --threads) is ignored: a gevent worker runs each "
+        "connection in a greenlet (see worker_connections)",
         "setting 'preload_app' (from env GLADE_PRELOAD_APP) is not supported yet and is ignored",
-        "setting 'proxy_protocol' (from flag --proxy-protocol) is not supported yet and is ignored",
-        "setting 'proxy_allow_ips' (from gunicorn.conf.py:2) is not supported yet and is ignored",
-        "setting 'logconfig_dict' (from gunicorn.conf.py:3) is not supported yet and is ignored",
+        "setting 'logconfig_dict' (from gunicorn.conf.py:2) is not supported yet and is ignored",
     ]
     assert cfg.preload_app is True  # accepted: the value is there for who reads it
 
