@@ -10,22 +10,25 @@ has patched `ssl` (its sockets must be gevent's), and before it switches to
 from __future__ import annotations
 
 import os
-import ssl
-
-CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
 class TLSError(Exception):
     """A TLS setting that cannot be used; str() names the setting and the cause."""
 
 
-def server_context(cfg) -> ssl.SSLContext | None:
-    """The SSLContext for the listeners, or None when certfile is not set."""
+def server_context(cfg):
+    """The SSLContext for the listeners, or None when certfile is not set.
+
+    `ssl` is imported only when it is needed: a server without TLS (the sync
+    worker's master in particular) does not carry OpenSSL's modules.
+    """
     if not cfg.certfile:
         for name in ("keyfile", "ca_certs"):
             if getattr(cfg, name):
                 raise TLSError(f"{name} is set but certfile is not: set both to serve HTTPS")
         return None
+    import ssl
+
     for name in ("certfile", "keyfile", "ca_certs"):
         path = getattr(cfg, name)
         if path and not os.path.isfile(path):
@@ -50,7 +53,7 @@ def server_context(cfg) -> ssl.SSLContext | None:
             reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
             raise TLSError(f"ca_certs {cfg.ca_certs!r}: {reason}") from None
     context.verify_mode = cfg.cert_reqs
-    if cfg.cert_reqs != ssl.CERT_NONE and not cfg.ca_certs:
+    if cfg.cert_reqs != 0 and not cfg.ca_certs:  # 0: ssl.CERT_NONE
         raise TLSError("cert_reqs asks for client certificates: set ca_certs to verify them")
     if cfg.ciphers:
         try:

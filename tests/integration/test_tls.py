@@ -9,14 +9,12 @@ import os
 import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from support.server import TRACEBACK, kill_group, wait_until
+from support.server import TRACEBACK, run_until_exit, wait_until
 
 trustme = pytest.importorskip("trustme")  # a dev dependency
 
@@ -152,19 +150,9 @@ def test_client_certificates_when_cert_reqs_requires_them(glade_server, certs):
 
 def start_and_fail(*args: str) -> str:
     """Run glade with TLS settings that cannot work; returns its output."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "glade", "-b", "127.0.0.1:0", *args, "validated:app"],
-        cwd=os.path.join(os.path.dirname(__file__), "..", "apps"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        kill_group(proc.pid)
-    text = output.decode()
-    assert proc.returncode == 1, text
+    apps = os.path.join(os.path.dirname(__file__), "..", "apps")
+    status, text = run_until_exit("-b", "127.0.0.1:0", *args, "validated:app", cwd=apps)
+    assert status == 1, text
     assert "Listening at" not in text  # checked before anything listens
     assert TRACEBACK not in text
     return text

@@ -208,6 +208,23 @@ def http_get(host: str, port: int, path: str = "/", timeout: float = 10.0) -> tu
         connection.close()
 
 
+def run_until_exit(*args: str, cwd, timeout: float = 20.0) -> tuple[int, str]:
+    """Run `glade ARGS` to its end (a server expected to stop on its own):
+    (exit status, output). Its process group is killed whatever happens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glade", *args],
+        cwd=str(cwd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    finally:
+        kill_group(proc.pid)
+    return proc.returncode, output.decode()
+
+
 def kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)

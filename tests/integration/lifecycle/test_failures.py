@@ -6,13 +6,11 @@ import http.client
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from support.load import hold_requests, join_all
-from support.server import TRACEBACK, children_of, kill_group, wait_until
+from support.server import TRACEBACK, children_of, run_until_exit, wait_until
 
 APP = "lifecycle_app:app"
 
@@ -32,19 +30,8 @@ def test_a_crashed_worker_is_replaced(glade_server):
 
 def test_a_worker_that_cannot_boot_stops_the_server_once(tmp_path):
     (tmp_path / "broken.py").write_text("import a_module_that_does_not_exist\napp = None\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "glade", "-w", "3", "-b", "127.0.0.1:0", "broken:app"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        kill_group(proc.pid)
-    text = output.decode()
-    assert proc.returncode != 0
+    status, text = run_until_exit("-w", "3", "-b", "127.0.0.1:0", "broken:app", cwd=tmp_path)
+    assert status != 0
     assert "No module named 'a_module_that_does_not_exist'" in text
     assert text.count("A worker could not boot; stopping") == 1
     assert text.count("Booted worker") == 0
@@ -53,19 +40,8 @@ def test_a_worker_that_cannot_boot_stops_the_server_once(tmp_path):
 def test_an_app_that_fails_inside_a_library_is_named_at_its_own_line(tmp_path):
     """The error line points at the app's file, not at the library that raised."""
     (tmp_path / "bad_settings.py").write_text('import json\n\nSETTINGS = json.loads("{")\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "glade", "-w", "1", "-b", "127.0.0.1:0", "bad_settings:app"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        kill_group(proc.pid)
-    text = output.decode()
-    assert proc.returncode == 1, text
+    status, text = run_until_exit("-b", "127.0.0.1:0", "bad_settings:app", cwd=tmp_path)
+    assert status == 1, text
     assert "the app failed to load: JSONDecodeError: " in text
     assert "(at bad_settings.py:3)" in text
     assert text.count(TRACEBACK) == 0, text
@@ -108,31 +84,13 @@ def test_an_app_whose_import_hangs_stops_the_server_and_says_where(
         "def worker_abort(worker):\n    print('worker_abort ran', file=sys.stderr)\n"
         "def worker_exit(server, worker):\n    print('worker_exit ran', file=sys.stderr)\n"
     )
-    command = [
-        sys.executable,
-        "-m",
-        "glade",
-        "-k",
-        worker_class,
-        "--timeout",
-        "2",
-        "-c",
-        "hooks.py",
-    ]
-    proc = subprocess.Popen(
-        [*command, "-w", "2", "-b", "127.0.0.1:0", "hanging:app"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     started = time.monotonic()
-    try:
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        kill_group(proc.pid)
-    text = output.decode()
-    assert proc.returncode == 1, text
+    status, text = run_until_exit(
+        *("-k", worker_class, "--timeout", "2", "-c", "hooks.py"),
+        *("-w", "2", "-b", "127.0.0.1:0", "hanging:app"),
+        cwd=tmp_path,
+    )
+    assert status == 1, text
     assert time.monotonic() - started < 10
     assert "has not finished booting in 2." in text
     assert "did not finish booting within 2 s (--timeout)" in text
