@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import logging.config
 import os
 import re
 import sys
@@ -14,6 +16,14 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
 error_log = logging.getLogger("glade.error")
 access_logger = logging.getLogger("glade.access")
+
+
+# The names a gunicorn logconfig_dict gives the two logs.
+GUNICORN_LOGGERS = {"gunicorn.error": "glade.error", "gunicorn.access": "glade.access"}
+
+
+class LogConfigError(Exception):
+    """logconfig_dict cannot be applied; str() says why."""
 
 
 def _handler(target: str, default_stream) -> logging.Handler:
@@ -42,6 +52,35 @@ def setup_logging(cfg) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         access_logger.addHandler(handler)
         access_logger.setLevel(logging.INFO)
+    if cfg.logconfig_dict:
+        apply_logconfig_dict(cfg.logconfig_dict)
+
+
+def apply_logconfig_dict(config: dict) -> None:
+    """gunicorn's logconfig_dict, given to `logging.config.dictConfig`.
+
+    Its `gunicorn.error` and `gunicorn.access` loggers configure Glade's error
+    and access logs, so a gunicorn.conf.py's logging works unchanged. As in
+    gunicorn, loggers it does not name are left alone unless it says otherwise.
+    """
+    config = copy.deepcopy(config)
+    config.setdefault("version", 1)
+    config.setdefault("disable_existing_loggers", False)
+    loggers = config.get("loggers", {})
+    for gunicorn_name, glade_name in GUNICORN_LOGGERS.items():
+        if gunicorn_name in loggers and glade_name not in loggers:
+            loggers[glade_name] = loggers[gunicorn_name]
+    try:
+        logging.config.dictConfig(config)
+    except (ValueError, TypeError, AttributeError, ImportError) as error:
+        cause = f" ({error.__cause__})" if error.__cause__ else ""
+        raise LogConfigError(f"setting 'logconfig_dict': {error}{cause}") from None
+
+
+def access_log_wanted(cfg) -> bool:
+    """An access log file, or a logconfig_dict that configures the access logger."""
+    loggers = (cfg.logconfig_dict or {}).get("loggers", {})
+    return bool(cfg.accesslog) or "gunicorn.access" in loggers or "glade.access" in loggers
 
 
 def reopen_log_files() -> None:

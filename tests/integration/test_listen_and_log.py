@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.server import ServerError, free_port, read_until_close, split_responses, wait_until
+from support.server import (
+    ServerError,
+    free_port,
+    read_until_close,
+    run_until_exit,
+    split_responses,
+    wait_until,
+)
 
 
 def ipv6_loopback_available() -> bool:
@@ -202,3 +209,40 @@ def test_reuse_port_lets_two_servers_share_a_port(glade_server):
     assert pids & set(first.worker_pids()) and pids & set(second.worker_pids())
     with pytest.raises(ServerError, match="address already in use"):
         glade_server("validated:app", bind=f"127.0.0.1:{port}")  # without it: refused
+
+
+LOGCONFIG = """
+logconfig_dict = {
+    "formatters": {"tagged": {"format": "TAGGED %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "out": {"class": "logging.StreamHandler", "formatter": "tagged", "stream": "ext://sys.stdout"},
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["out"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["out"], "level": "INFO", "propagate": False},
+    },
+}
+"""
+
+
+def test_a_gunicorn_logconfig_dict_shapes_both_logs(glade_server, tmp_path):
+    config = tmp_path / "gunicorn.conf.py"
+    config.write_text(LOGCONFIG)
+    server = glade_server("validated:app", "-c", str(config))
+    assert server.get("/") == (200, b"Hello, World!")
+    # The access log is on because the dict configures its logger.
+    assert wait_until(lambda: "TAGGED INFO glade.access 127.0.0.1 - - [" in server.output(), 5)
+    assert "TAGGED INFO glade.error master: BOOTING -> SERVING" in server.output()
+
+
+def test_a_logconfig_dict_that_cannot_work_stops_the_server(tmp_path):
+    (tmp_path / "gunicorn.conf.py").write_text(
+        'logconfig_dict = {"formatters": {"json": {"()": "no_such_module.Formatter"}}}\n'
+    )
+    status, text = run_until_exit(
+        "-c", "gunicorn.conf.py", "-b", "127.0.0.1:0", "validated:app", cwd=tmp_path
+    )
+    assert status == 1, text
+    assert text.startswith("glade: error: setting 'logconfig_dict': Unable to configure")
+    assert "no_such_module" in text
+    assert "Traceback" not in text

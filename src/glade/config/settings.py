@@ -1047,8 +1047,11 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         _dict,
         {},
-        "A `logging.config.dictConfig` dict for the server's loggers (JSON in the environment).",
-        unsupported=NOT_YET,
+        "A `logging.config.dictConfig` dict (JSON in the environment), applied after "
+        "the log settings above. Its `gunicorn.error` and `gunicorn.access` loggers "
+        "are Glade's error and access logs (`glade.error` and `glade.access` work "
+        "too); configuring the access logger turns the access log on. A dict that "
+        "cannot be applied stops the server at start, or fails a reload.",
     ),
     # -- Server hooks --------------------------------------------------------------------
     hook(

@@ -28,7 +28,7 @@ from glade.hooks import HookFailed, call_hook
 from glade.identity import IdentityError
 from glade.identity import resolve as resolve_identity
 from glade.lifecycle import Lifecycle, State
-from glade.logging import error_log, reopen_log_files, setup_logging
+from glade.logging import LogConfigError, error_log, reopen_log_files, setup_logging
 from glade.supervisor import systemd, upgrade
 from glade.supervisor.pidfile import Pidfile
 from glade.supervisor.sockets import BindError, bind, bound_address, parse_address
@@ -123,7 +123,11 @@ class Master:
     # -- startup -----------------------------------------------------------
 
     def run(self) -> int:
-        setup_logging(self.cfg)
+        try:
+            setup_logging(self.cfg)
+        except LogConfigError as error:
+            sys.stderr.write(f"glade: error: {error}\n")
+            return EXIT_FAILURE
         self.raw_env.apply(self.cfg.raw_env)
         _set_title("master", self.cfg)
         try:
@@ -589,6 +593,7 @@ class Master:
         old_cfg = self.cfg
         try:
             new_cfg = self.reload_config() if self.reload_config else old_cfg
+            setup_logging(new_cfg)  # a logconfig_dict that cannot be applied stops here
             if new_cfg.bind != old_cfg.bind:
                 existing = {
                     text: sock for text, sock in zip(old_cfg.bind, self.listeners, strict=False)
@@ -599,14 +604,14 @@ class Master:
                         sock.close()
                 self.listeners = listeners
                 for listener in listeners:
-                    error_log.info("Listening at: %s (%d)", _url(listener, self.cfg), self.pid)
+                    error_log.info("Listening at: %s (%d)", _url(listener, new_cfg), self.pid)
         except Exception as error:  # a ConfigError, a BindError or the config file's own
+            setup_logging(old_cfg)
             error_log.error("Reload failed: %s; keeping the running config", error)
             systemd.notify("READY=1")
             return
         self.cfg = new_cfg
         _set_title("master", new_cfg)
-        setup_logging(new_cfg)
         self.raw_env.apply(new_cfg.raw_env)
         call_hook(new_cfg, "on_reload", self)
         self.reloading = (self.generation, old_cfg)

@@ -25,7 +25,7 @@ from glade.http.parser import Limits
 from glade.identity import IdentityError
 from glade.identity import switch as switch_identity
 from glade.lifecycle import Lifecycle, State
-from glade.logging import AccessLog, error_log
+from glade.logging import AccessLog, access_log_wanted, error_log
 from glade.supervisor.sockets import bound_address
 from glade.tls import TLSError, server_context
 from glade.workers.reloader import SourceWatcher
@@ -63,7 +63,7 @@ class Worker:
         self.header_timeout = cfg.header_timeout or 3600.0
         self.keepalive = cfg.keepalive
         self.body_timeout = cfg.body_timeout or 3600.0
-        self.access_log = AccessLog(cfg.access_log_format) if cfg.accesslog else None
+        self.access_log = AccessLog(cfg.access_log_format) if access_log_wanted(cfg) else None
         self.can_sendfile = True  # not over TLS: the kernel would send the file unencrypted
         self.tls = None  # the SSLContext, once built in run()
         self.proxy_protocol = cfg.proxy_protocol
