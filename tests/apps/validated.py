@@ -12,6 +12,8 @@ from wsgiref.validate import validator
 
 # `glade validated:NOT_CALLABLE` must fail with one clear line.
 NOT_CALLABLE = 42
+# Which process imported this module: the master with --preload (sync).
+IMPORTED_BY = os.getpid()
 
 
 def _respond(start_response, status, body, content_type="text/plain", extra=()):
@@ -161,6 +163,8 @@ def app(environ, start_response):
         )
     if path == "/pid":
         return _respond(start_response, "200 OK", str(os.getpid()).encode())
+    if path == "/imported-by":
+        return _respond(start_response, "200 OK", str(IMPORTED_BY).encode())
     if path == "/patched":
         return _respond(start_response, "200 OK", _patched_modules().encode())
     if method == "POST" and path == "/ignore-body":

@@ -6,7 +6,7 @@ import os
 import signal
 
 import requests
-from support.server import wait_until
+from support.server import run_until_exit, wait_until
 
 
 def test_two_workers_and_a_killed_one_is_replaced(glade_server, worker_class):
@@ -32,3 +32,30 @@ def test_two_workers_and_a_killed_one_is_replaced(glade_server, worker_class):
         assert response.status_code == 200
         assert int(response.text) in (survivor, newcomer)
     assert server.tracebacks() == 0, server.output()
+
+
+def test_preload_imports_a_sync_app_once_in_the_master(glade_server):
+    server = glade_server("validated:app", "-k", "sync", "-w", "2", "--preload")
+    assert "Preloaded the app: validated:app" in server.output()
+    for _ in range(6):
+        assert requests.get(server.url + "/imported-by", timeout=5).text == str(server.pid)
+
+
+def test_preload_leaves_the_gevent_worker_importing_after_the_patch(glade_server):
+    server = glade_server("validated:app", "-w", "1", "--preload")
+    (worker,) = server.worker_pids()
+    assert requests.get(server.url + "/imported-by", timeout=5).text == str(worker)
+    assert "--preload applies to the sync worker only" in server.output()
+
+
+def test_preload_of_an_app_that_cannot_load_stops_before_listening(tmp_path):
+    (tmp_path / "broken.py").write_text("import json\n\nSETTINGS = json.loads('{')\n")
+    status, text = run_until_exit(
+        "-k", "sync", "--preload", "-b", "127.0.0.1:0", "broken:app", cwd=tmp_path
+    )
+    assert status == 1, text
+    assert "the app failed to load: JSONDecodeError: " in text
+    assert "(at broken.py:3)" in text
+    assert "--preload: the app could not be loaded; stopping" in text
+    assert "Listening at" not in text and "Booted worker" not in text
+    assert "Traceback" not in text

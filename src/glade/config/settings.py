@@ -795,9 +795,11 @@ SETTINGS: tuple[Setting, ...] = (
         ("--preload",),
         _boolean,
         False,
-        "Load the app in the master before forking the workers.",
+        "Sync worker: import the app once, in the master, before forking the workers, "
+        "which then share its memory; an app that cannot load stops the server before "
+        "it listens. A reload (HUP) keeps the preloaded code. The gevent worker always "
+        "imports the app in each worker, after gevent patches the standard library.",
         is_switch=True,
-        unsupported=NOT_YET,
     ),
     Setting(
         "reload",

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import monotonic
 
+from glade.app import AppImportError
 from glade.hooks import HookFailed, call_hook
 from glade.identity import IdentityError
 from glade.identity import resolve as resolve_identity
@@ -118,6 +119,7 @@ class Master:
         self.upgraded_from = upgrade.upgraded_from()
         self.pidfile: Pidfile | None = None
         self.raw_env = RawEnv()
+        self.preloaded_app = None
         self._wake_r = self._wake_w = -1
 
     # -- startup -----------------------------------------------------------
@@ -130,6 +132,8 @@ class Master:
             return EXIT_FAILURE
         self.raw_env.apply(self.cfg.raw_env)
         _set_title("master", self.cfg)
+        if self.cfg.preload_app and not self._preload():
+            return EXIT_FAILURE
         try:
             server_context(self.cfg)  # only to check the files before anything listens
             call_hook(self.cfg, "on_starting", self)
@@ -151,6 +155,30 @@ class Master:
             self._cleanup()
             call_hook(self.cfg, "on_exit", self)
         return self.exit_code
+
+    def _preload(self) -> bool:
+        """--preload: the sync worker's app is imported once, here, and shared
+        by every worker after fork. False if it cannot be loaded.
+
+        Not for the gevent worker: gevent must patch the standard library
+        before the app is imported, and the master never imports gevent.
+        """
+        if self.cfg.worker_class == "gevent":
+            error_log.warning(
+                "--preload applies to the sync worker only: each gevent worker "
+                "imports the app itself, after gevent has patched the standard library"
+            )
+            return True
+        from glade.workers.base import load_app
+
+        try:
+            self.preloaded_app = load_app(self.cfg)
+        except AppImportError as error:
+            error_log.error("%s", error)
+            error_log.error("--preload: the app could not be loaded; stopping")
+            return False
+        error_log.info("Preloaded the app: %s", self.cfg.wsgi_app)
+        return True
 
     def _open_listeners(self) -> None:
         inherited = systemd.listen_fds()
@@ -315,6 +343,7 @@ class Master:
         self.next_age += 1
         worker = worker_class(self.cfg, self.listeners, age, status_w, self.pid)
         worker.control_fd = control_r
+        worker.preloaded_app = self.preloaded_app
         call_hook(self.cfg, "pre_fork", self, worker)
         sys.stdout.flush()
         sys.stderr.flush()

@@ -69,6 +69,7 @@ class Worker:
         self.proxy_protocol = cfg.proxy_protocol
         self.proxy_peers = TrustedPeers(cfg.proxy_allow_ips)
         self.watcher: SourceWatcher | None = None  # --reload
+        self.preloaded_app = None  # --preload (sync worker): imported by the master
         # How connections bound their waits: socket timeouts, or a sweeper
         # (see workers/connection.py); the gevent worker sweeps.
         self.sweeps_deadlines = False
@@ -130,11 +131,9 @@ class Worker:
             self.tls = server_context(self.cfg)
             self.can_sendfile = self.tls is None
             switch_identity(self.cfg)  # before any code of the app's runs
-            prepare_path(self.cfg.chdir, self.cfg.pythonpath)
+            app = self.preloaded_app if self.preloaded_app is not None else load_app(self.cfg)
             self.app = with_forwarded_scheme(
-                import_app(self.cfg.wsgi_app),
-                self.cfg.secure_scheme_headers,
-                self.cfg.forwarded_allow_ips,
+                app, self.cfg.secure_scheme_headers, self.cfg.forwarded_allow_ips
             )
             call_hook(self.cfg, "post_worker_init", self)
             if self.cfg.reload:
@@ -328,6 +327,25 @@ class WorkerAborted(BaseException):
     A BaseException so that the app's own `except Exception` cannot swallow it
     on the way up to the connection, which answers 500 if it still can.
     """
+
+
+def load_app(cfg):
+    """The app, imported as --chdir and --pythonpath say.
+
+    Any failure is an AppImportError whose text is the one line to show:
+    the error and the app's line it came from (the traceback is logged at
+    debug level).
+    """
+    prepare_path(cfg.chdir, cfg.pythonpath)
+    try:
+        return import_app(cfg.wsgi_app)
+    except AppImportError:
+        raise
+    except Exception as error:
+        error_log.debug("process %d: the app failed to load:\n%s", os.getpid(), _short_trace())
+        raise AppImportError(
+            f"the app failed to load: {type(error).__name__}: {error}" + _raised_where()
+        ) from None
 
 
 class BootTimedOut(SystemExit):

@@ -47,7 +47,7 @@ def test_print_config_shows_each_value_and_its_source(tmp_path):
         """
         import multiprocessing
         workers = 3
-        preload_app = True
+        threads = 4
         """,
     )
     result = glade(
@@ -63,10 +63,10 @@ def test_print_config_shows_each_value_and_its_source(tmp_path):
     assert lines["timeout"].startswith("timeout = 9.0 ")
     assert lines["timeout"].endswith("# flag -t/--timeout")
     assert lines["max_requests"].endswith("# default")
-    assert lines["preload_app"].endswith("# gunicorn.conf.py:3 (not supported yet: ignored)")
+    assert lines["threads"].endswith("# gunicorn.conf.py:3 (ignored)")
     assert result.stderr == (
-        "glade: warning: setting 'preload_app' (from gunicorn.conf.py:3) "
-        "is not supported yet and is ignored\n"
+        "glade: warning: setting 'threads' (from gunicorn.conf.py:3) is ignored: "
+        "a gevent worker runs each connection in a greenlet (see worker_connections)\n"
     )
 
 

@@ -81,7 +81,8 @@ def test_heroku(monkeypatch):
         30.0,
         2.0,
     )
-    assert warned(cfg) == ["preload_app"]
+    assert cfg.preload_app is True
+    assert warned(cfg) == []
 
 
 def test_flask_gevent():
