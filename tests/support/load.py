@@ -33,8 +33,10 @@ class Load:
         path: str = "/",
         keep_alive: bool = True,
         max_seconds: float = 60.0,
+        pause: float = 0.0,
     ) -> None:
         self.host = host
+        self.pause = pause  # each client's rest between two requests
         self.port = port
         self.path = path
         self.keep_alive = keep_alive
@@ -99,6 +101,8 @@ class Load:
             if outcome != "ok" or not self.keep_alive or connection.sock is None:
                 connection.close()
                 connection = None
+            if self.pause:
+                time.sleep(self.pause)
 
     def _one_request(self, connection, reused: bool):
         headers = {} if self.keep_alive else {"Connection": "close"}
