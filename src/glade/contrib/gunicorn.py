@@ -447,6 +447,7 @@ class _Host:
         "linger_seconds",
         "post_request",
         "pre_request",
+        "proxy_protocol",
         "sweeps_deadlines",
         "tls",
     )
@@ -471,6 +472,7 @@ class _Host:
         self.access_log = _AccessLog(worker.log) if _access_log_enabled(worker.log) else None
         self.sweeps_deadlines = False  # each wait is a socket timeout
         self.linger_seconds = 2.0  # see Connection._linger
+        self.proxy_protocol = "off"  # gunicorn's own PROXY support is not wired here
         self.pre_request = _hook_if_set(cfg, "pre_request")
         self.post_request = _hook_if_set(cfg, "post_request")
 

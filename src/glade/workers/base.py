@@ -64,7 +64,7 @@ class Worker:
         self.keepalive = cfg.keepalive
         self.body_timeout = cfg.body_timeout or 3600.0
         self.access_log = AccessLog(cfg.access_log_format) if access_log_wanted(cfg) else None
-        self.can_sendfile = True  # not over TLS: the kernel would send the file unencrypted
+        self.can_sendfile = True
         self.tls = None  # the SSLContext, once built in run()
         self.proxy_protocol = cfg.proxy_protocol
         self.proxy_peers = TrustedPeers(cfg.proxy_allow_ips)
@@ -129,7 +129,11 @@ class Worker:
             self.prepare()
             # After patching (gevent's ssl), before the switch (the key may be root's).
             self.tls = server_context(self.cfg)
-            self.can_sendfile = self.tls is None
+            if self.tls is not None:
+                self.can_sendfile = False  # the kernel would send the file unencrypted
+                # The sweeper wakes a wait by shutting the socket down, and
+                # OpenSSL takes that end of file as fatal: no 408 could follow.
+                self.sweeps_deadlines = False
             switch_identity(self.cfg)  # before any code of the app's runs
             app = self.preloaded_app if self.preloaded_app is not None else load_app(self.cfg)
             self.app = with_forwarded_scheme(

@@ -13,8 +13,8 @@ which costs more than parsing a small request. Instead each connection
 records the moment its current wait must end (`deadline`), and one sweeper
 greenlet per worker shuts down the sockets whose moment has passed, a few
 times a second; the waiting greenlet wakes with an error and reports the
-timeout. TLS connections use socket timeouts under both workers (see
-`sweeps`).
+timeout. Over TLS the gevent worker uses socket timeouts too (see
+`Worker.run`).
 """
 
 from __future__ import annotations
@@ -62,7 +62,6 @@ class Connection:
         "parser",
         "remote",
         "sock",
-        "sweeps",
         "worker",
         "writer",
         "writing",
@@ -79,10 +78,6 @@ class Connection:
         self.deadline = 0.0  # when the current wait must end (0: not waiting)
         self.writing = False  # the wait is a send
         self.expired = False
-        # Waits bounded by the worker's sweeper, or by socket timeouts. Over
-        # TLS, timeouts: the sweeper wakes a wait by shutting the socket, and
-        # OpenSSL treats that end of file as fatal, so no 408 could follow.
-        self.sweeps = worker.sweeps_deadlines and getattr(worker, "tls", None) is None
         self.writer: ResponseWriter | None = None
         self._continue_needed = False
         self._body_failed = False
@@ -113,8 +108,7 @@ class Connection:
         recv = self._recv
         head_deadline: float | None = accepted_at + worker.header_timeout
         waiting_first = True
-        proxied = getattr(worker, "proxy_protocol", "off") != "off"  # not in gunicorn's worker
-        if proxied and not self._read_proxy_header(head_deadline):
+        if worker.proxy_protocol != "off" and not self._read_proxy_header(head_deadline):
             return
         while True:
             try:
@@ -382,7 +376,7 @@ class Connection:
 
     def _recv(self, deadline: float) -> bytes:
         """recv that gives up at `deadline` (monotonic) with TimeoutError."""
-        if self.sweeps:
+        if self.worker.sweeps_deadlines:
             self.deadline = deadline
             try:
                 data = self.sock.recv(RECV_SIZE)
@@ -401,7 +395,7 @@ class Connection:
     def _send(self, data: bytes, timeout: float | None = None) -> None:
         """sendall with a deadline, without gevent's per-call SO_SNDBUF lookup."""
         worker = self.worker
-        sweeps = self.sweeps
+        sweeps = worker.sweeps_deadlines
         timeout = worker.body_timeout if timeout is None else timeout
         send = self.sock.send
         try:
@@ -424,7 +418,7 @@ class Connection:
 
     def _sendfile(self, file, offset: int, count: int) -> int:
         """os.sendfile: the file goes from the page cache to the socket, no copies."""
-        if not self.sweeps:
+        if not self.worker.sweeps_deadlines:
             self.sock.settimeout(self.worker.body_timeout)
             try:
                 sent = self.sock.sendfile(file, offset, count)
