@@ -143,16 +143,15 @@ class Worker:
             if self.cfg.reload:
                 self.watcher = SourceWatcher(self.cfg.reload_extra_files)
         except (AppImportError, IdentityError, TLSError) as error:
-            self.report(f"boot-error {error}")
+            self.report(f"boot-error {error}")  # each one's text is the line to show
             return EXIT_BOOT_ERROR
         except BootTimedOut:
             return EXIT_BOOT_ERROR  # already logged and reported by the handler
         except Exception as error:
-            # The app's own import failed: one line names the error and where
-            # it was raised; the traceback is there with --log-level debug.
-            error_log.debug("worker %d: the app failed to load:\n%s", self.pid, _short_trace())
+            # Anything else while booting: one line, the traceback at debug level.
+            error_log.debug("worker %d failed to boot:\n%s", self.pid, _short_trace())
             self.report(
-                f"boot-error the app failed to load: {type(error).__name__}: {error}"
+                f"boot-error the worker failed to boot: {type(error).__name__}: {error}"
                 + _raised_where()
             )
             return EXIT_BOOT_ERROR
