@@ -565,9 +565,13 @@ class Master:
             # with the previous code keep serving; the next change retries.
             error_log.error("%s", reason)
             error_log.error("The changed app did not load; the running workers keep serving")
-            for other in self.workers.values():
-                if other.retiring and other.stop_sent is None:
-                    other.retiring = False
+            # Keep the newest of the retiring workers, as many as are missing:
+            # an older one may still run code from before the last good edit.
+            missing = self.num_workers - sum(1 for w in self.workers.values() if w.active)
+            retiring = [w for w in self.workers.values() if w.retiring and w.stop_sent is None]
+            for other in sorted(retiring, key=lambda w: w.age, reverse=True)[: max(missing, 0)]:
+                other.retiring = False
+            self._stop_replaced_workers()
             self.respawn_not_before = monotonic() + self.respawn_delay
             self.respawn_delay = min(self.respawn_delay * 2, MAX_RESPAWN_DELAY)
             return
