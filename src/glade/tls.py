@@ -61,3 +61,31 @@ def server_context(cfg):
         except ssl.SSLError:
             raise TLSError(f"ciphers {cfg.ciphers!r}: OpenSSL knows none of them") from None
     return context
+
+
+def handshake(context, client, deadline: float, *, suppress_ragged_eofs: bool = True):
+    """The TLS handshake on an accepted socket, bounded by `deadline` (monotonic).
+
+    Returns the TLS socket, or None (and the socket is closed) when the
+    client does not complete it: a plain-HTTP client, a scanner, a
+    certificate it refused. Those are the client's business: debug level.
+    """
+    from time import monotonic
+
+    from glade.logging import error_log
+
+    try:
+        tls_client = context.wrap_socket(
+            client,
+            server_side=True,
+            do_handshake_on_connect=False,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+        )
+        tls_client.settimeout(max(deadline - monotonic(), 0.01))
+        tls_client.do_handshake()
+        tls_client.settimeout(None)  # from here each wait bounds itself (see Connection)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        error_log.debug("TLS handshake failed: %s", error)
+        client.close()
+        return None
+    return tls_client

@@ -147,10 +147,10 @@ def app(environ, start_response):
         write(b"written, ")
         return [b"then returned"]
     if path == "/hop":
-        # A hop-by-hop header is the server's to set: the app may not.
+        # A hop-by-hop header is the server's to set: Glade drops the app's.
         name = environ["QUERY_STRING"] or "Upgrade"
         start_response("200 OK", [("Content-Type", "text/plain"), (name, "websocket")])
-        return [b"should not be sent"]
+        return [b"sent without it"]
     if path == "/file":
         filename = os.path.join(os.path.dirname(__file__), "static.txt")
         handle = open(filename, "rb")  # noqa: SIM115 - the server closes it via close()

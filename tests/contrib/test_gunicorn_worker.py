@@ -151,7 +151,7 @@ def test_sigterm_drains(gunicorn):
     assert response.getheader("Connection") == "close"
     assert server.wait(timeout=5) == 0
     assert time.monotonic() - sent < 2.5
-    assert "draining: 1 in-flight, 1 idle connections closed" in server.output()
+    assert "draining: 1 in-flight, 1 waiting for a request" in server.output()
     assert_clean(server)
 
 

@@ -34,12 +34,11 @@ handles, hence one echo per Ctrl+C.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
-import socket as _socket
 import sys
+import traceback
 from datetime import timedelta
 from time import monotonic
 
@@ -58,7 +57,7 @@ from glade.config.settings import SETTINGS
 from glade.http.parser import Limits
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log
-from glade.workers.connection import Connection
+from glade.workers.options import ServingOptions, ServingState
 from glade.wsgi.environ import environ_template
 from glade.wsgi.file_wrapper import FileWrapper
 from glade.wsgi.proxy import with_forwarded_scheme
@@ -72,12 +71,7 @@ BEAT_INTERVAL = 1.0
 # The worker cuts what is left this long before graceful_timeout, counted from
 # the signal, so that it has exited before the master's SIGKILL could fire.
 CUT_MARGIN = 0.5
-# How long cut greenlets get to unwind before the worker exits anyway.
-KILL_WAIT = 0.25
-
 _GLADE_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
-_TRANSIENT_ACCEPT_ERRORS = (errno.ECONNABORTED, errno.EAGAIN, errno.EINTR, errno.EPROTO)
-_NO_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
@@ -114,22 +108,18 @@ class GeventWorker(_GunicornWorker):
 
         monkey.patch_all()
         import gevent
-        import gevent.event
-        import gevent.pool
         from gevent import hub
 
         hub.reinit()  # a fresh loop after fork, as gunicorn's own gevent worker does
         self._gevent = gevent
-        # The unpatched select: a poll that never yields to other greenlets.
-        self._select = monkey.get_original("select", "select")
-        self._wake = gevent.event.Event()
         self._stop_why: str | None = None
         self._stop_at = 0.0
         self._force = False
         self._echo_until: float | None = None
         self._worker_int_called = False
-        self._connections: set[Connection] = set()
-        self._pool = gevent.pool.Pool(self.cfg.worker_connections)
+        self._started_requests = 0
+        self.state = ServingState(self.request_done)
+        self.server = None  # the GeventServer, once serving
         self.lifecycle = Lifecycle(f"worker {self.pid}")
         _route_glade_log(self.log)
         super().init_process()
@@ -159,12 +149,16 @@ class GeventWorker(_GunicornWorker):
 
     def _record_signal(self, signum: int) -> None:
         self._signals.append((signum, monotonic()))
-        self._wake.set()
+        if self.server is not None:
+            self.server.wake.set()
 
     def _abort(self, signum, frame) -> None:
         self.alive = False
         try:
-            stacks = _greenlet_stacks(frame)
+            from glade.workers.gevent_serving import greenlet_stacks
+
+            stacks = "the running stack:\n" + "".join(traceback.format_stack(frame)).rstrip()
+            stacks += "\n" + greenlet_stacks()
         except Exception as error:  # the dump is a courtesy; the exit is the point
             stacks = f"(stacks unavailable: {error})"
         self.log.error("worker %s: SIGABRT (heartbeat late); %s", self.pid, stacks)
@@ -176,27 +170,32 @@ class GeventWorker(_GunicornWorker):
     # -- serving ----------------------------------------------------------
 
     def run(self) -> None:
-        gevent = self._gevent
+        from glade.workers.gevent_serving import GeventServer
+
         cfg = self.cfg
         tls = None
         if cfg.is_ssl:
             from gunicorn.sock import ssl_context
 
             tls = ssl_context(cfg)
-        host = _Host(self, tls)
-        acceptors = []
-        listeners = []
-        for gunicorn_listener in self.sockets:
-            sock = _cooperative(gunicorn_listener)
-            listeners.append(sock)
-            template = self._environ_template(sock, "https" if tls else "http")
-            acceptors.append(gevent.spawn(self._accept_loop, sock, host, template))
+        server = self.server = GeventServer(
+            self._serving_options(plain_tcp=tls is None),
+            self.state,
+            max_connections=cfg.worker_connections,
+            tls=tls,
+            suppress_ragged_eofs=cfg.suppress_ragged_eofs,
+        )
+        templates = [
+            self._environ_template(listener.sock, "https" if tls else "http")
+            for listener in self.sockets
+        ]
+        server.start([listener.sock for listener in self.sockets], templates)
         # gunicorn hands the worker half its --timeout as self.timeout: beat
         # at least that often, so that a slow drain is never taken for a hang.
         self._beat_interval = min(BEAT_INTERVAL, self.timeout or BEAT_INTERVAL)
         self.lifecycle.move(State.SERVING)
         while True:
-            self._wake.clear()
+            server.wake.clear()
             self._read_signals()
             if self._stop_why is not None:
                 break
@@ -206,16 +205,21 @@ class GeventWorker(_GunicornWorker):
             elif not self.alive:  # gunicorn's flag, set by its reloader or a hook
                 self._request_stop("alive was set to False", graceful=True)
             else:
-                self._wake.wait(self._beat_interval)
-        gevent.killall(acceptors)
-        for sock in listeners:
-            sock.close()
+                server.wake.wait(self._beat_interval)
+        # gunicorn's master keeps the listeners open: nothing queued is lost.
+        server.stop_accepting(take_backlog=False)
         self.lifecycle.move(State.DRAINING, self._stop_why)
+        who = f"worker {self.pid}"
         if not self._force:
-            self._drain()
-        self._cut()
+            cut_at = self._stop_at + max(0.0, cfg.graceful_timeout - CUT_MARGIN)
+            server.drain(cut_at, beat=self.notify, forced=self._forced, who=who)
+        server.cut("forced stop" if self._force else "graceful timeout", who)
         self.lifecycle.move(State.STOPPED)
         self._ignore_late_signals()
+
+    def _forced(self) -> bool:
+        self._read_signals()
+        return self._force
 
     def _ignore_late_signals(self) -> None:
         """A duplicate TERM (systemd signals the whole cgroup, and the master
@@ -249,75 +253,47 @@ class GeventWorker(_GunicornWorker):
         template["SERVER_SOFTWARE"] = f"{SERVER_SOFTWARE} gunicorn/{gunicorn.__version__}"
         return template
 
-    def _accept_loop(self, sock, host: _Host, template: dict) -> None:
-        pool = self._pool
-        spawn = pool.spawn
-        while True:
-            pool.wait_available()
-            try:
-                client, remote = sock.accept()
-            except OSError as error:
-                if error.errno in _TRANSIENT_ACCEPT_ERRORS:
-                    continue
-                level = logging.ERROR if error.errno in _NO_RESOURCES else logging.WARNING
-                self.log.log(level, "accept failed: %s; retrying in 0.5 s", error)
-                self._gevent.sleep(0.5)
-                continue
-            spawn(self._serve_connection, client, remote, host, template, monotonic())
-
-    def _serve_connection(self, client, remote, host: _Host, template: dict, accepted_at) -> None:
-        if client.family != _socket.AF_UNIX:
-            client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        if host.tls is not None:
-            client = self._handshake(client, host)
-            if client is None:
-                return
-        connection = Connection(client, remote, host, template)
-        self._connections.add(connection)
-        try:
-            connection.serve(accepted_at)
-        finally:
-            self._connections.discard(connection)
-            if self._stop_why is not None:
-                self._wake.set()  # the drain re-checks what is left
-
-    def _handshake(self, client, host: _Host):
+    def _serving_options(self, *, plain_tcp: bool) -> ServingOptions:
+        """What every connection reads: gunicorn's settings, and Glade's
+        defaults for what gunicorn has no setting for."""
         cfg = self.cfg
-        try:
-            tls_client = host.tls.wrap_socket(
-                client,
-                server_side=True,
-                do_handshake_on_connect=False,
-                suppress_ragged_eofs=cfg.suppress_ragged_eofs,
-            )
-            tls_client.settimeout(host.header_timeout)
-            tls_client.do_handshake()
-        except OSError as error:  # ssl.SSLError included
-            self.log.debug("TLS handshake failed: %s", error)
-            client.close()
-            return None
-        return tls_client
+        return ServingOptions(
+            app=self._counting_requests(
+                with_forwarded_scheme(self.wsgi, cfg.secure_scheme_headers, cfg.forwarded_allow_ips)
+            ),
+            limits=Limits(
+                request_line=cfg.limit_request_line,
+                request_fields=cfg.limit_request_fields,
+                request_field_size=cfg.limit_request_field_size,
+                request_body=0,
+            ),
+            header_timeout=_GLADE_DEFAULTS["header_timeout"],
+            keepalive=float(cfg.keepalive),
+            body_timeout=_GLADE_DEFAULTS["body_timeout"],
+            sweeps_deadlines=plain_tcp,
+            can_sendfile=bool(cfg.sendfile) and plain_tcp,
+            access_log=_AccessLog(self.log) if _access_log_enabled(self.log) else None,
+            pre_request=_hook_if_set(cfg, "pre_request"),
+            post_request=_hook_if_set(cfg, "post_request"),
+            hook_config=cfg,
+            hook_worker=self,
+        )
 
-    # -- requests (called by connections through _Host) ---------------------
+    # -- requests -------------------------------------------------------------
 
-    def counting_requests(self, app):
-        """With max_requests: the app, wrapped so that every request from the
-        max_requests-th on answers with `Connection: close`. Its client then
-        does not send another request on a connection that is about to close.
+    def _counting_requests(self, app):
+        """With max_requests: the app, wrapped so that the max_requests-th
+        request starts the drain: its response says `Connection: close`, so
+        its client does not send another request on a connection that is
+        about to close.
         """
         if self.max_requests >= sys.maxsize:  # gunicorn's value for "no limit"
             return app
-        started = 0
 
         def app_counting_requests(environ, start_response):
-            nonlocal started
-            started += 1
-            if started >= self.max_requests:
-                # start_response is the response writer's bound method; its
-                # head is not out yet, so it still says Connection: close.
-                writer = getattr(start_response, "__self__", None)
-                if writer is not None:
-                    writer.keep_alive = False
+            self._started_requests += 1
+            if self._started_requests >= self.max_requests:
+                self.state.draining = True
             return app(environ, start_response)
 
         return app_counting_requests
@@ -330,10 +306,6 @@ class GeventWorker(_GunicornWorker):
 
     # -- stopping -------------------------------------------------------------
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop_why is not None
-
     def _request_stop(self, why: str, *, graceful: bool) -> None:
         if self._stop_why is None:
             self._stop_why = why
@@ -341,7 +313,8 @@ class GeventWorker(_GunicornWorker):
             self.alive = False
         if not graceful:
             self._force = True
-        self._wake.set()
+        if self.server is not None:
+            self.server.wake.set()
 
     def _read_signals(self) -> None:
         """Turn the recorded signals into a decision (see the module docstring)."""
@@ -375,116 +348,6 @@ class GeventWorker(_GunicornWorker):
         if quit_hook and not self._worker_int_called:
             self._worker_int_called = True
             self.cfg.worker_int(self)  # gunicorn runs it for INT and QUIT
-
-    def _drain(self) -> None:
-        connections = self._connections
-        idle = sum(1 for connection in list(connections) if self._close_if_idle(connection))
-        busy = sum(1 for connection in connections if connection.writer is not None)
-        self.log.info(
-            "worker %s draining: %d in-flight, %d idle connections closed", self.pid, busy, idle
-        )
-        cut_at = self._stop_at + max(0.0, self.cfg.graceful_timeout - CUT_MARGIN)
-        next_beat = 0.0
-        while connections and not self._force:
-            now = monotonic()
-            if now >= cut_at:
-                break
-            if now >= next_beat:
-                self.notify()
-                next_beat = now + self._beat_interval
-            self._wake.clear()
-            self._read_signals()
-            if self._force or not connections:
-                break
-            self._wake.wait(min(self._beat_interval, cut_at - now))
-
-    def _close_if_idle(self, connection: Connection) -> bool:
-        """Connection.close_if_idle, except that an idle connection whose next
-        request has already arrived is left to answer it (with `Connection:
-        close`): closing it would fail a request the client sent in time."""
-        if connection.idle and self._readable(connection.sock):
-            return False
-        return connection.close_if_idle()
-
-    def _readable(self, sock) -> bool:
-        try:
-            return bool(self._select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return False
-
-    def _cut(self) -> None:
-        connections = self._connections
-        if connections:
-            busy = sum(1 for connection in connections if connection.writer is not None)
-            self.log.warning(
-                "worker %s: %s; cut %d in-flight requests (%d connections)",
-                self.pid,
-                "forced stop" if self._force else "graceful timeout",
-                busy,
-                len(connections),
-            )
-        self._pool.kill(block=True, timeout=KILL_WAIT)
-
-
-class _Host:
-    """What a Glade Connection reads from its "worker" (it is duck-typed).
-
-    A separate object because gunicorn's `worker.app` is its Application,
-    while a Connection calls `worker.app` as the WSGI callable. Everything
-    else is the gunicorn worker's, so a pre_request or post_request hook
-    that gets this object sees `worker.log`, `worker.pid`, `worker.cfg`...
-    """
-
-    __slots__ = (
-        "_worker",
-        "access_log",
-        "app",
-        "body_timeout",
-        "can_sendfile",
-        "header_timeout",
-        "keepalive",
-        "limits",
-        "linger_seconds",
-        "post_request",
-        "pre_request",
-        "proxy_protocol",
-        "sweeps_deadlines",
-        "tls",
-    )
-
-    def __init__(self, worker: GeventWorker, tls) -> None:
-        cfg = worker.cfg
-        self._worker = worker
-        self.tls = tls
-        self.app = worker.counting_requests(
-            with_forwarded_scheme(worker.wsgi, cfg.secure_scheme_headers, cfg.forwarded_allow_ips)
-        )
-        self.limits = Limits(
-            request_line=cfg.limit_request_line,
-            request_fields=cfg.limit_request_fields,
-            request_field_size=cfg.limit_request_field_size,
-            request_body=0,
-        )
-        self.header_timeout = _GLADE_DEFAULTS["header_timeout"]
-        self.body_timeout = _GLADE_DEFAULTS["body_timeout"]
-        self.keepalive = float(cfg.keepalive)
-        self.can_sendfile = bool(cfg.sendfile) and tls is None
-        self.access_log = _AccessLog(worker.log) if _access_log_enabled(worker.log) else None
-        self.sweeps_deadlines = False  # each wait is a socket timeout
-        self.linger_seconds = 2.0  # see Connection._linger
-        self.proxy_protocol = "off"  # gunicorn's own PROXY support is not wired here
-        self.pre_request = _hook_if_set(cfg, "pre_request")
-        self.post_request = _hook_if_set(cfg, "post_request")
-
-    def __getattr__(self, name: str):
-        return getattr(self._worker, name)
-
-    @property
-    def draining(self) -> bool:
-        return self._worker.stopping
-
-    def request_done(self) -> None:
-        self._worker.request_done()
 
 
 def _hook_if_set(cfg, name: str):
@@ -564,26 +427,3 @@ def _request_headers(environ: dict) -> list[tuple[str, str]]:
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             headers.append((key.replace("_", "-"), value))
     return headers
-
-
-def _greenlet_stacks(frame) -> str:
-    """The stack that was running when the signal came (the one that blocks
-    the worker), then every other greenlet's."""
-    import gc
-    import traceback
-
-    from greenlet import getcurrent, greenlet
-
-    parts = ["the running stack:\n" + "".join(traceback.format_stack(frame)).rstrip()]
-    current = getcurrent()
-    for item in gc.get_objects():
-        if isinstance(item, greenlet) and item is not current and item.gr_frame is not None:
-            stack = "".join(traceback.format_stack(item.gr_frame)).rstrip()
-            parts.append(f"{item!r}:\n{stack}")
-    return "\n".join(parts)
-
-
-def _cooperative(gunicorn_listener):
-    """gunicorn's inherited listener, re-created as a gevent socket on the same fd."""
-    raw = gunicorn_listener.sock
-    return _socket.socket(raw.family, raw.type, fileno=raw.detach())

@@ -201,6 +201,11 @@ class RequestParser:
         return self._state != _IDLE
 
     @property
+    def has_events(self) -> bool:
+        """Events are queued: parsed, not yet taken by next_event()."""
+        return bool(self._events)
+
+    @property
     def dead(self) -> bool:
         """After an error, an upgrade or EOF, no further request will come out."""
         return self._dead

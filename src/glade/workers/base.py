@@ -28,6 +28,7 @@ from glade.lifecycle import Lifecycle, State
 from glade.logging import AccessLog, access_log_wanted, error_log
 from glade.supervisor.sockets import bound_address
 from glade.tls import TLSError, server_context
+from glade.workers.options import ServingOptions, ServingState
 from glade.workers.reloader import SourceWatcher
 from glade.wsgi.environ import ErrorStream, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
@@ -43,6 +44,13 @@ class Worker:
 
     kind = "base"
     multithread = False
+    # How connections bound their waits (see workers/connection.py): the
+    # gevent worker sweeps, except over TLS.
+    sweeps_deadlines = False
+    # How long a close that may leave client bytes unread reads them first.
+    linger_seconds = 2.0
+    # False: every response closes its connection (the sync worker).
+    keeps_alive = True
 
     def __init__(self, cfg, listeners, age: int, status_fd: int, master_pid: int) -> None:
         """Created in the master just before fork (hooks like pre_fork see it)."""
@@ -54,32 +62,12 @@ class Worker:
         self.master_pid = master_pid
         self.pid = master_pid  # until after_fork()
         self.lifecycle = Lifecycle(f"worker age {age}")
-        self.limits = Limits(
-            request_line=cfg.limit_request_line,
-            request_fields=cfg.limit_request_fields,
-            request_field_size=cfg.limit_request_field_size,
-            request_body=cfg.limit_request_body,
-        )
-        self.header_timeout = cfg.header_timeout or 3600.0
-        self.keepalive = cfg.keepalive
-        self.body_timeout = cfg.body_timeout or 3600.0
-        self.access_log = AccessLog(cfg.access_log_format) if access_log_wanted(cfg) else None
-        self.can_sendfile = True
         self.tls = None  # the SSLContext, once built in run()
-        self.proxy_protocol = cfg.proxy_protocol
-        self.proxy_peers = TrustedPeers(cfg.proxy_allow_ips)
         self.watcher: SourceWatcher | None = None  # --reload
         self.preloaded_app = None  # --preload (sync worker): imported by the master
-        # How connections bound their waits: socket timeouts, or a sweeper
-        # (see workers/connection.py); the gevent worker sweeps.
-        self.sweeps_deadlines = False
-        # How long a connection closed with a request still arriving reads
-        # and drops the rest (see Connection._linger).
-        self.linger_seconds = 2.0
-        self.pre_request = getattr(cfg, "pre_request", None)
-        self.post_request = getattr(cfg, "post_request", None)
         self.app = None
-        self.connections: set = set()
+        self.options: ServingOptions | None = None  # built once the app is loaded
+        self.state = ServingState(self.request_done)
         self.requests_served = 0
         self.max_requests = 0
         if cfg.max_requests:
@@ -103,12 +91,6 @@ class Worker:
         """gunicorn's name, for hooks: True until the worker starts to stop."""
         return self.lifecycle.state in (State.BOOTING, State.SERVING)
 
-    # -- shared state read by connections --------------------------------
-
-    @property
-    def draining(self) -> bool:
-        return self.lifecycle.state is not State.SERVING
-
     def request_done(self) -> None:
         self.requests_served += 1
         limit = self.max_requests
@@ -129,16 +111,12 @@ class Worker:
             self.prepare()
             # After patching (gevent's ssl), before the switch (the key may be root's).
             self.tls = server_context(self.cfg)
-            if self.tls is not None:
-                self.can_sendfile = False  # the kernel would send the file unencrypted
-                # The sweeper wakes a wait by shutting the socket down, and
-                # OpenSSL takes that end of file as fatal: no 408 could follow.
-                self.sweeps_deadlines = False
             switch_identity(self.cfg)  # before any code of the app's runs
             app = self.preloaded_app if self.preloaded_app is not None else load_app(self.cfg)
             self.app = with_forwarded_scheme(
                 app, self.cfg.secure_scheme_headers, self.cfg.forwarded_allow_ips
             )
+            self.options = self._serving_options()
             call_hook(self.cfg, "post_worker_init", self)
             if self.cfg.reload:
                 self.watcher = SourceWatcher(self.cfg.reload_extra_files)
@@ -174,26 +152,34 @@ class Worker:
             file_wrapper=FileWrapper,
         )
 
-    def start_tls(self, client, accepted_at: float):
-        """The TLS handshake, bounded by header_timeout like a request head.
-
-        Returns the TLS socket, or None (and the connection is closed) when
-        the client does not complete it: a plain-HTTP client, a scanner, a
-        certificate it refused. Those are the client's business; logged at
-        debug level only.
-        """
-        try:
-            tls_client = self.tls.wrap_socket(
-                client, server_side=True, do_handshake_on_connect=False
-            )
-            tls_client.settimeout(max(accepted_at + self.header_timeout - monotonic(), 0.01))
-            tls_client.do_handshake()
-            tls_client.settimeout(None)  # from here each wait bounds itself (see Connection)
-        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-            error_log.debug("worker %d: TLS handshake failed: %s", self.pid, error)
-            client.close()
-            return None
-        return tls_client
+    def _serving_options(self) -> ServingOptions:
+        """What every connection of this worker reads, built once."""
+        cfg = self.cfg
+        plain_tcp = self.tls is None
+        return ServingOptions(
+            app=self.app,
+            limits=Limits(
+                request_line=cfg.limit_request_line,
+                request_fields=cfg.limit_request_fields,
+                request_field_size=cfg.limit_request_field_size,
+                request_body=cfg.limit_request_body,
+            ),
+            header_timeout=cfg.header_timeout or 3600.0,
+            keepalive=cfg.keepalive if self.keeps_alive else 0,
+            body_timeout=cfg.body_timeout or 3600.0,
+            linger_seconds=self.linger_seconds,
+            # The sweeper wakes a wait by shutting the socket down, and
+            # OpenSSL takes that end of file as fatal: no 408 could follow.
+            sweeps_deadlines=self.sweeps_deadlines and plain_tcp,
+            can_sendfile=plain_tcp,  # the kernel would send the file unencrypted
+            proxy_protocol=cfg.proxy_protocol,
+            proxy_peers=TrustedPeers(cfg.proxy_allow_ips),
+            access_log=AccessLog(cfg.access_log_format) if access_log_wanted(cfg) else None,
+            pre_request=getattr(cfg, "pre_request", None),
+            post_request=getattr(cfg, "post_request", None),
+            hook_config=cfg,
+            hook_worker=self,
+        )
 
     def prepare(self) -> None:
         """Runs before the app is imported (the gevent worker patches here)."""
@@ -217,8 +203,7 @@ class Worker:
 
     def beat(self) -> None:
         """Heartbeat; also notices a master that disappeared."""
-        busy = sum(1 for connection in self.connections if connection.writer is not None)
-        self.report(f"beat {busy}")
+        self.report(f"beat {self.state.busy()}")
         if self.watcher is not None and self.lifecycle.state is State.SERVING:
             changed = self.watcher.changed()
             if changed:

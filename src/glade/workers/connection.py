@@ -1,20 +1,31 @@
-"""One client connection: read requests, run the app, write responses.
+"""The serving loop of one client connection, for every worker.
 
-The same code serves both workers: under the gevent worker the socket is
-gevent's cooperative socket, under the sync worker a plain blocking one.
+It drives the sans-IO HTTPConnection (http/connection.py) over a socket:
+read bytes and feed them, take events, run the app, send what the HTTP
+connection frames, keep the deadlines, close. Every decision about framing
+and keep-alive is the HTTP connection's; this module only moves bytes,
+waits and times. The gevent worker, the sync worker and the gunicorn worker
+class all serve connections with this one loop.
 
-Each connection tells its worker whether it is idle (waiting for the next
-keep-alive request) or busy, so a drain can close idle connections at once
-and let busy ones finish with `Connection: close`.
+Deadlines:
+- a request head: `header_timeout` from its first byte (the first request's
+  from the accept);
+- between requests: `keepalive` of quiet; while the worker drains, only
+  `drain_grace` of quiet (counted from the last response), so that a
+  client that reuses the connection gets its next request answered with
+  `Connection: close` instead of racing a close;
+- reading a body and writing a response: `body_timeout` without progress.
+  A slow but steady reader gets everything; one that stops reading is cut,
+  with a log line.
 
-Timeouts: the sync worker uses socket timeouts. The gevent worker does not:
-a socket timeout makes gevent create and cancel a timer on every wait,
-which costs more than parsing a small request. Instead each connection
-records the moment its current wait must end (`deadline`), and one sweeper
-greenlet per worker shuts down the sockets whose moment has passed, a few
-times a second; the waiting greenlet wakes with an error and reports the
-timeout. Over TLS the gevent worker uses socket timeouts too (see
-`Worker.run`).
+How waits are bounded: under gevent, on plain TCP, a socket timeout would
+make gevent create and cancel a timer on every wait, which costs more than
+parsing a small request. Instead each connection records when its current
+wait must end (`deadline`), and one sweeper greenlet per worker shuts down
+the sockets whose moment has passed (workers/gevent_serving.py); the
+waiting greenlet wakes with an error and reports the timeout. Elsewhere
+(TLS, whose state a shutdown would break; the sync worker) socket timeouts
+bound each wait.
 """
 
 from __future__ import annotations
@@ -30,19 +41,21 @@ from time import monotonic
 
 from glade.hooks import RequestView, ResponseView, call_hook
 from glade.http import proxy_protocol
+from glade.http.connection import CLOSED, NEED_DATA, HTTPConnection, Phase, Request
 from glade.http.errors import HTTPError
-from glade.http.parser import END_OF_MESSAGE, NEED_DATA, Body, Request, RequestParser
-from glade.http.response import CONTINUE_RESPONSE, error_response
+from glade.http.parser import Body
 from glade.logging import error_log
 from glade.workers.base import WorkerAborted
+from glade.workers.options import ServingOptions, ServingState
 from glade.wsgi.environ import build_environ, connection_template
 from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter
 
 RECV_SIZE = 65536
-# An unread request body up to this size is read and dropped so the
-# connection can be reused; a larger one costs a reconnect instead.
-DRAIN_BODY_LIMIT = 256 * 1024
+
+
+class ClientStalled(ClientDisconnected):
+    """The client stopped reading the response for `body_timeout`."""
 
 
 def _no_body() -> bytes:
@@ -51,115 +64,142 @@ def _no_body() -> bytes:
 
 class Connection:
     __slots__ = (
-        "_body_failed",
-        "_body_received",
-        "_continue_needed",
+        "busy",
         "deadline",
         "environ_template",
         "expired",
-        "fresh",
-        "idle",
-        "parser",
+        "http",
+        "idle_since",
+        "options",
         "remote",
+        "server",
         "sock",
-        "worker",
-        "writer",
         "writing",
+        "written",
     )
 
-    def __init__(self, sock, remote, worker, environ_template: dict) -> None:
+    def __init__(
+        self, sock, remote, options: ServingOptions, server: ServingState, environ_template: dict
+    ) -> None:
         self.sock = sock
         self.remote = remote
-        self.worker = worker
+        self.options = options
+        self.server = server
         self.environ_template = connection_template(environ_template, remote)
-        self.parser = RequestParser(worker.limits)
-        self.idle = False
-        self.fresh = True  # nothing received yet
+        self.http = HTTPConnection(options.limits, keep_alive=options.keepalive > 0)
+        self.busy = False  # the app is running for one of its requests
+        self.idle_since = 0.0  # waiting for a request to begin since then (0: not waiting)
         self.deadline = 0.0  # when the current wait must end (0: not waiting)
         self.writing = False  # the wait is a send
         self.expired = False
-        self.writer: ResponseWriter | None = None
-        self._continue_needed = False
-        self._body_failed = False
-        self._body_received = 0
+        self.written = 0  # bytes sent on this connection
 
-    # -- the request loop ------------------------------------------------
+    # -- the loop ------------------------------------------------------------
 
     def serve(self, accepted_at: float) -> None:
+        """Serve requests until the connection ends; never raises an OSError."""
+        server = self.server
+        server.connections.add(self)
         try:
             self._serve(accepted_at)
-            if self.parser.in_message:
+            if self.http.client_may_send_more:
                 self._linger()
+        except ClientStalled as stalled:
+            error_log.warning("%s", stalled)
         except ClientDisconnected:
             pass
         except OSError as error:
             error_log.debug("connection from %s ended: %s", _peer(self.remote), error)
         finally:
-            self.idle = False
-            self.parser.close()
+            server.connections.discard(self)
+            self.idle_since = 0.0
+            self.http.close()
             try:
                 self.sock.close()
             except OSError:
                 pass
 
     def _serve(self, accepted_at: float) -> None:
-        worker = self.worker
-        parser = self.parser
-        recv = self._recv
-        head_deadline: float | None = accepted_at + worker.header_timeout
-        waiting_first = True
-        if worker.proxy_protocol != "off" and not self._read_proxy_header(head_deadline):
+        http = self.http
+        options = self.options
+        head_deadline: float | None = accepted_at + options.header_timeout
+        if options.proxy_protocol != "off" and not self._read_proxy_header(head_deadline):
             return
+        idle_since = accepted_at
         while True:
             try:
-                event = parser.next_event()
+                event = http.next_event()
             except HTTPError as error:
                 self._refuse(error)
                 return
-            if event is NEED_DATA:
-                if parser.dead:
-                    return
-                if parser.in_message or waiting_first:
-                    if head_deadline is None:
-                        head_deadline = monotonic() + worker.header_timeout
-                    deadline = head_deadline
-                else:
-                    if worker.draining or not worker.keepalive:
-                        return
-                    deadline = monotonic() + worker.keepalive
-                    self.idle = True
-                try:
-                    data = recv(deadline)
-                except TimeoutError:
-                    if not self.idle:
-                        self._head_timed_out()
-                    return
-                finally:
-                    self.idle = False
-                self.fresh = False
-                if not data:
-                    parser.feed_eof()
-                    if parser.dead and not parser.in_message:
-                        return
-                    continue
-                parser.feed(data)
-                continue
             if type(event) is Request:
-                waiting_first = False
-                if not self._handle(event):
-                    return
+                self._respond(event)
                 # The next head's clock starts when it does: at its first
                 # byte, or now if part of it came with this request.
                 head_deadline = None
-            # A stray Body/EndOfMessage cannot happen: _handle consumes them.
+                idle_since = monotonic()
+                continue
+            if event is CLOSED:
+                return
+            # NEED_DATA: the next request, or the rest of one.
+            if http.between_requests:
+                data = self._wait_for_request(idle_since, head_deadline)
+                if data is None:
+                    return
+            else:
+                if head_deadline is None:
+                    head_deadline = monotonic() + options.header_timeout
+                try:
+                    data = self._recv(head_deadline)
+                except TimeoutError:
+                    if http.phase is Phase.RECEIVING:
+                        self._refuse(HTTPError(408, "request head not received in time"))
+                    return
+            if data:
+                http.receive_data(data)
+            else:
+                http.receive_eof()
+
+    def _wait_for_request(self, idle_since: float, head_deadline: float | None) -> bytes | None:
+        """The first bytes of the next request; None when the connection is to
+        close quietly: its idle time is over, or the worker drains and it has
+        been quiet for the drain's grace."""
+        options = self.options
+        if head_deadline is not None:
+            deadline = head_deadline  # the first request: its head's time counts from the accept
+        elif self.http.keep_alive:
+            deadline = idle_since + options.keepalive
+        else:
+            return None
+        self.idle_since = idle_since
+        try:
+            while True:
+                if self.server.draining:
+                    self.http.start_closing()
+                    deadline = min(deadline, idle_since + options.drain_grace)
+                try:
+                    if options.sweeps_deadlines:
+                        return self._recv(deadline)
+                    # A socket timeout cannot see a drain begin: wait in slices.
+                    return self._recv(min(deadline, monotonic() + options.drain_grace))
+                except TimeoutError:
+                    if self.request_waiting():
+                        if self.expired:  # shut for reading: this request is the last
+                            self.http.start_closing()
+                        continue  # it arrived as the wait ended: serve it
+                    if monotonic() >= deadline:
+                        return None
+        finally:
+            self.idle_since = 0.0
 
     def _read_proxy_header(self, deadline: float) -> bool:
         """Before the first request: the load balancer's PROXY header, if it
         sent one. False when the connection is to be closed."""
+        options = self.options
         data = b""
         while True:
             try:
-                result = proxy_protocol.parse(data, self.worker.proxy_protocol)
+                result = proxy_protocol.parse(data, options.proxy_protocol)
             except proxy_protocol.ProxyProtocolError as error:
                 self._refuse(HTTPError(400, str(error)))
                 return False
@@ -175,7 +215,7 @@ class Connection:
         header, used = result
         if header is not None:
             peer = self.remote[0] if type(self.remote) is tuple else ""
-            if not self.worker.proxy_peers(peer):
+            if not options.proxy_peers(peer):
                 self._refuse(HTTPError(403, "PROXY header from a peer not in proxy_allow_ips"))
                 return False
             if header.client is not None:
@@ -189,194 +229,155 @@ class Connection:
                 )
                 self.environ_template["glade.peer_addr"] = peer
         if len(data) > used:
-            self.fresh = False
-            self.parser.feed(data[used:])
+            self.http.receive_data(data[used:])
         return True
 
     def _linger(self) -> None:
         """Close without destroying the answer: read what the client still sends.
 
         Closing a socket with unread data makes the kernel send a reset,
-        which can wipe out the response (a 413, or a reply to an upload the
-        app ignored) before the client reads it. So: stop writing, then read
-        and drop the rest for a short while, as nginx's lingering close does.
+        which can wipe out the response (a 413, an answer to an upload the
+        app ignored, or one that said `Connection: close` to a client that
+        had already sent its next request) before the client reads it. So:
+        stop writing, then read and drop the rest for a short while, as
+        nginx's lingering close does (RFC 9112 9.6). A client told to close
+        closes at once; one that does not is not waited for long, and even
+        less while the worker drains.
         """
         try:
             _shutdown(self.sock, socket.SHUT_WR)
         except OSError:
             return
-        deadline = monotonic() + self.worker.linger_seconds
+        options = self.options
+        seconds = options.drain_grace if self.server.draining else options.linger_seconds
+        deadline = monotonic() + seconds
         try:
             while self._recv(deadline):
                 pass
         except (OSError, TimeoutError):
             pass
 
-    def _head_timed_out(self) -> None:
-        if self.parser.in_message:
-            self._log_refusal(408, "request head not received in time")
-            self._send_quietly(error_response(408, "request head not received in time"))
-
     def _refuse(self, error: HTTPError) -> None:
         self._log_refusal(error.status, error.reason)
-        self._send_quietly(error_response(error.status, error.reason))
+        self._send_quietly(self.http.refuse(error))
 
     def _log_refusal(self, status: int, reason: str) -> None:
         error_log.info("refused request from %s: %d %s", _peer(self.remote), status, reason)
 
     def _send_quietly(self, data: bytes) -> None:
         """A last answer before closing: bounded, and never raises."""
+        if not data:
+            return
         try:
             self._send(data, 1.0)
         except OSError:
             pass
 
-    # -- one request -----------------------------------------------------
+    # -- one request ---------------------------------------------------------
 
-    def _handle(self, request: Request) -> bool:
-        """Run the app for one request; True when the connection can be reused."""
-        worker = self.worker
-        started = time.time() if worker.access_log else 0.0
-        self._continue_needed = request.expect_continue and request.has_body
-        self._body_failed = False
-        self._body_received = 0
-        if request.has_body:
-            wsgi_input = InputStream(self._pull_body)
-        else:
-            wsgi_input = InputStream(_no_body)
-            self._skip_empty_body()
+    def _respond(self, request: Request) -> None:
+        """Run the app for one request and send its response."""
+        options = self.options
+        server = self.server
+        http = self.http
+        started = time.time() if options.access_log else 0.0
+        wsgi_input = InputStream(self._pull_body if request.has_body else _no_body)
         environ = build_environ(self.environ_template, request, None, wsgi_input)
-        writer = self.writer = ResponseWriter(
-            self._send,
-            self._sendfile if worker.can_sendfile else None,
-            head_request=request.method == "HEAD",
-            http11=request.http_version == "1.1",
-            keep_alive=request.keep_alive and worker.keepalive > 0 and not worker.draining,
+        writer = ResponseWriter(
+            http, self._send, self._sendfile if options.can_sendfile else None, server
         )
         result = None
-        completed = False
-        hooked = worker.pre_request is not None or worker.post_request is not None
+        hooked = options.pre_request is not None or options.post_request is not None
+        self.busy = True
+        written_before = self.written
         try:
             if hooked:
                 hook_request = RequestView(request, self.remote)
-                self._run_hook("pre_request", worker, hook_request)
-            result = worker.app(environ, writer.start_response)
-            if request.has_body and not self._rest_of_body_skippable(request, wsgi_input):
-                # This response is the connection's last: say so in its head.
-                writer.keep_alive = False
+                call_hook(options.hook_config, "pre_request", options.hook_worker, hook_request)
+            result = options.app(environ, writer.start_response)
             writer.finish(result)
-            completed = True
+        except ClientStalled:
+            http.fail_response(500)
+            raise ClientStalled(
+                f"cut the response to {_peer(self.remote)} ({request.method} "
+                f"{_path(environ)}): it read nothing for {options.body_timeout:g} s "
+                f"(--body-timeout); {self.written - written_before} bytes of it were sent"
+            ) from None
         except ClientDisconnected:
-            pass
+            http.fail_response(500)
         except BadRequestBody as error:
-            self._fail_request(writer, error.status, error.reason)
+            self._log_refusal(error.status, error.reason)
+            self._send_quietly(http.fail_response(error.status, error.reason))
         except AppError as error:
             error_log.error("%s %s: %s", request.method, _path(environ), error)
-            self._fail_request(writer, 500, "")
+            self._send_quietly(http.fail_response(500))
         except Exception:
             error_log.error(
                 "Error handling request %s %s", request.method, _path(environ), exc_info=True
             )
-            self._fail_request(writer, 500, "")
+            self._send_quietly(http.fail_response(500))
         except WorkerAborted:
             # The worker is stuck here and about to exit; its stack is logged.
-            self._fail_request(writer, 500, "")
+            self._send_quietly(http.fail_response(500))
             raise
         finally:
+            self.busy = False
             close = getattr(result, "close", None)
             if close is not None:
                 try:
                     close()
                 except Exception:
                     error_log.error("Error closing the app's result", exc_info=True)
-            self.writer = None
             if hooked:
-                self._run_hook("post_request", worker, hook_request, environ, ResponseView(writer))
-            worker.request_done()
-        if worker.access_log and writer.status_code:
-            # Failed requests too: an access log without its 500s and 413s
-            # would hide exactly what an operator looks for.
-            worker.access_log.log(
-                environ,
-                writer.status_code,
-                writer.headers,
-                writer.bytes_sent,
-                time.time() - started,
-            )
-        if not completed or not writer.keep_alive or self._body_failed:
-            return False
-        if request.has_body and not wsgi_input.finished:
-            if self._continue_needed:
-                return False  # the client never sent the body; do not invite it now
-            try:
-                if not wsgi_input.drain(DRAIN_BODY_LIMIT):
-                    return False
-            except OSError:
-                return False
-        return not worker.draining
+                call_hook(
+                    options.hook_config,
+                    "post_request",
+                    options.hook_worker,
+                    hook_request,
+                    environ,
+                    ResponseView(writer),
+                )
+            server.request_done()
+            if options.access_log and writer.status_code:
+                # Failed requests too: an access log without its 500s and 413s
+                # would hide exactly what an operator looks for.
+                options.access_log.log(
+                    environ,
+                    writer.status_code,
+                    writer.headers,
+                    writer.bytes_sent,
+                    time.time() - started,
+                )
 
-    def _rest_of_body_skippable(self, request: Request, wsgi_input: InputStream) -> bool:
-        """When the app has returned: can the body it left unread be drained
-        after the response, so that the connection is reused?"""
-        if wsgi_input.finished:
-            return True
-        if self._continue_needed:
-            return False  # the app never asked for the body: the client will not send it
-        if request.content_length is not None:
-            return request.content_length - self._body_received <= DRAIN_BODY_LIMIT
-        return True  # chunked: its size is unknown until drained
-
-    def _fail_request(self, writer: ResponseWriter, status: int, reason: str) -> None:
-        writer.keep_alive = False
-        if writer.head_sent:
-            return  # mid-body: closing the connection is the only signal left
-        if status != 500:
-            self._log_refusal(status, reason)
-        self._send_quietly(error_response(status, reason))
-        writer.head_sent = True
-        writer.status_code = status
-
-    def _skip_empty_body(self) -> None:
-        """Consume the END_OF_MESSAGE of a request without a body."""
-        event = self.parser.next_event()
-        if event is not END_OF_MESSAGE:  # pragma: no cover - llhttp guarantees it
-            raise RuntimeError(f"expected the end of a bodiless request, got {event!r}")
-
-    # -- I/O for the WSGI layer ------------------------------------------
+    # -- I/O for the WSGI layer ----------------------------------------------
 
     def _pull_body(self) -> bytes:
-        parser = self.parser
+        http = self.http
         while True:
             try:
-                event = parser.next_event()
+                event = http.next_event()
             except HTTPError as error:
-                self._body_failed = True
                 raise BadRequestBody(error.status, error.reason) from None
             if type(event) is Body:
-                self._body_received += len(event.data)
                 return event.data
-            if event is END_OF_MESSAGE:
-                return b""
-            if self._continue_needed:
-                self._continue_needed = False
-                if self.writer is not None and not self.writer.head_sent:
-                    self._send(CONTINUE_RESPONSE)
+            if event is not NEED_DATA:
+                return b""  # END_OF_MESSAGE, or PAUSED once the body was read
+            continue_response = http.continue_response()
+            if continue_response:
+                self._send(continue_response)
             try:
-                data = self._recv(monotonic() + self.worker.body_timeout)
+                data = self._recv(monotonic() + self.options.body_timeout)
             except TimeoutError:
-                self._body_failed = True
                 raise BadRequestBody(408, "request body not received in time") from None
             except OSError as error:
-                self._body_failed = True
                 raise ClientDisconnected(f"client disconnected: {error}") from None
             if not data:
-                self._body_failed = True
                 raise ClientDisconnected("client disconnected in the middle of the request body")
-            parser.feed(data)
+            http.receive_data(data)
 
     def _recv(self, deadline: float) -> bytes:
         """recv that gives up at `deadline` (monotonic) with TimeoutError."""
-        if self.worker.sweeps_deadlines:
+        if self.options.sweeps_deadlines:
             self.deadline = deadline
             try:
                 data = self.sock.recv(RECV_SIZE)
@@ -393,37 +394,50 @@ class Connection:
         return self.sock.recv(RECV_SIZE)
 
     def _send(self, data: bytes, timeout: float | None = None) -> None:
-        """sendall with a deadline, without gevent's per-call SO_SNDBUF lookup."""
-        worker = self.worker
-        sweeps = worker.sweeps_deadlines
-        timeout = worker.body_timeout if timeout is None else timeout
+        """sendall, cut only when no byte went out for `timeout` (body_timeout).
+
+        Not gevent's sendall: it asks the kernel for SO_SNDBUF on every call.
+        """
+        sweeps = self.options.sweeps_deadlines
+        timeout = self.options.body_timeout if timeout is None else timeout
         send = self.sock.send
+        total = len(data)
+        sent = 0
         try:
             if sweeps:
-                self.deadline = monotonic() + timeout
                 self.writing = True
+                self.deadline = monotonic() + timeout
             else:
                 self.sock.settimeout(timeout)
             sent = send(data)
-            if sent < len(data):
+            if sent < total:
                 view = memoryview(data)
-                while sent < len(data):
+                while sent < total:
+                    if sweeps:
+                        self.deadline = monotonic() + timeout  # progress: a new deadline
                     sent += send(view[sent:])
         except OSError as error:
+            self.written += sent
+            if self.expired or isinstance(error, TimeoutError):
+                raise ClientStalled("the client stopped reading") from None
             raise ClientDisconnected(f"client disconnected: {error}") from None
         finally:
             if sweeps:
                 self.deadline = 0.0
                 self.writing = False
+        self.written += sent
 
     def _sendfile(self, file, offset: int, count: int) -> int:
         """os.sendfile: the file goes from the page cache to the socket, no copies."""
-        if not self.worker.sweeps_deadlines:
-            self.sock.settimeout(self.worker.body_timeout)
+        if not self.options.sweeps_deadlines:
+            self.sock.settimeout(self.options.body_timeout)
             try:
                 sent = self.sock.sendfile(file, offset, count)
+            except TimeoutError:
+                raise ClientStalled("the client stopped reading") from None
             except OSError as error:
                 raise ClientDisconnected(f"client disconnected: {error}") from None
+            self.written += sent
         else:
             # gevent's socket.sendfile() reads the file into Python and sends
             # it in blocks; this loop keeps it zero-copy.
@@ -438,9 +452,9 @@ class Connection:
         sock_fd = self.sock.fileno()
         sent = 0
         try:
+            self.writing = True
             while sent < count:
-                self.deadline = monotonic() + self.worker.body_timeout
-                self.writing = True
+                self.deadline = monotonic() + self.options.body_timeout
                 try:
                     done = os.sendfile(sock_fd, file_fd, offset + sent, count - sent)
                 except BlockingIOError:
@@ -449,14 +463,17 @@ class Connection:
                 if done == 0:
                     break  # the file is shorter than announced
                 sent += done
+                self.written += done
         except OSError as error:
+            if self.expired:
+                raise ClientStalled("the client stopped reading") from None
             raise ClientDisconnected(f"client disconnected: {error}") from None
         finally:
             self.deadline = 0.0
             self.writing = False
         return sent
 
-    # -- called by the worker --------------------------------------------
+    # -- called by the worker's sweeper --------------------------------------
 
     def expire(self) -> None:
         """The sweeper's call: the current wait is past its deadline.
@@ -471,30 +488,7 @@ class Connection:
         except OSError:
             pass
 
-    def _run_hook(self, name: str, *args) -> None:
-        call_hook(self.worker.cfg, name, *args)
-
-    def close_if_idle(self, *, fresh_too: bool = False) -> bool:
-        """Drain: an idle keep-alive connection closes now. True if it did.
-
-        A busy one is told to finish with `Connection: close`. A connection
-        whose next request has already arrived is not idle, whatever the
-        flag says: its request is served. With `fresh_too`, a connection
-        that has not sent a byte since it was accepted counts as idle too
-        (the drain waits a moment for those first, as Go's server does).
-        """
-        if self.writer is not None:
-            self.writer.keep_alive = False  # finish this one with Connection: close
-            return False
-        if not (self.idle or (fresh_too and self.fresh)) or self._request_waiting():
-            return False
-        try:
-            _shutdown(self.sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
-        return True
-
-    def _request_waiting(self) -> bool:
+    def request_waiting(self) -> bool:
         """Bytes from the client sit in the kernel (FIONREAD) or, over TLS,
         decrypted in the TLS layer, not yet read."""
         pending = getattr(self.sock, "pending", None)

@@ -13,30 +13,15 @@ greenlet, which does the work. The one exception is SIGABRT (see
 
 from __future__ import annotations
 
-import errno
 import signal
-import socket as _stdlib_socket
-import traceback
-from time import monotonic
 
 from glade.hooks import call_hook
 from glade.lifecycle import State
-from glade.logging import error_log, reopen_log_files
-from glade.workers.base import (
-    EXIT_OK,
-    Worker,
-    WorkerAborted,
-    ignore_terminal_interrupt,
-    needs_nodelay,
-)
-from glade.workers.connection import Connection
+from glade.logging import reopen_log_files
+from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt
 from glade.workers.watchdog import BlockWatchdog
 
 BEAT_INTERVAL = 1.0
-SWEEP_INTERVAL = 0.2
-# During a drain, a connection that has sent nothing since it was accepted
-# gets this long to send its request before it is closed as idle.
-FRESH_GRACE = 1.0
 # A drain cuts what is left this long before the master's deadline, so that
 # the worker logs, runs its exit hook and exits before the backstop fires.
 CUT_MARGIN = 0.25
@@ -72,6 +57,7 @@ PRELOADED_IN_MASTER = (
 class GeventWorker(Worker):
     kind = "gevent"
     multithread = True  # requests run concurrently in one process
+    sweeps_deadlines = True
 
     @staticmethod
     def preload_in_master() -> None:
@@ -88,24 +74,16 @@ class GeventWorker(Worker):
 
         monkey.patch_all()
         import gevent
-        import gevent.event
 
         # Recording the spawning stack of every greenlet (a debugging aid)
         # costs more than a short connection's own parsing.
         gevent.config.track_greenlet_tree = False
 
         self._gevent = gevent
-        self._wake = gevent.event.Event()
         self._stop_now = False
         self._stop_why = ""
         self._stop_graceful = True
-        self.sweeps_deadlines = True
-        # One greenlet per connection, spawned bare: a gevent Pool's
-        # bookkeeping costs more than a short connection's own work. The
-        # limit is kept here, and the drain and cut use this set.
-        self.greenlets: set = set()
-        self.max_connections = self.cfg.worker_connections
-        self._slot_free = gevent.event.Event()
+        self.server = None  # the GeventServer, once serving
 
     # -- signals: record the intent, wake the main greenlet ----------------
 
@@ -115,7 +93,8 @@ class GeventWorker(Worker):
             self._stop_graceful = False
         if not self._stop_why:
             self._stop_why = why
-        self._wake.set()
+        if self.server is not None:
+            self.server.wake.set()
 
     def _on_quit(self) -> None:
         call_hook(self.cfg, "worker_int", self)
@@ -141,15 +120,19 @@ class GeventWorker(Worker):
     # -- serving ---------------------------------------------------------
 
     def serve(self) -> int:
-        gevent = self._gevent
+        # Imported here: the master imports this module, and never gevent.
+        from glade.workers.gevent_serving import GeventServer
+
+        server = self.server = GeventServer(
+            self.options,
+            self.state,
+            max_connections=self.cfg.worker_connections,
+            tls=self.tls,
+            on_abort=lambda: self.request_stop("stuck (SIGABRT)", graceful=False),
+        )
         self._install_signals()
         watchdog = BlockWatchdog.start(self)
-        sockets = [self._cooperative(listener) for listener in self.listeners]
-        acceptors = [
-            gevent.spawn(self._accept_loop, sock, template)
-            for sock, template in zip(sockets, self.templates, strict=True)
-        ]
-        sweeper = gevent.spawn(self._sweep_deadlines)
+        server.start(self.listeners, self.templates)
         self.lifecycle.move(State.SERVING)
         self.report("ready")
         while not self._stop_why:
@@ -157,152 +140,23 @@ class GeventWorker(Worker):
             if self.master_gone:
                 self.request_stop("the master process is gone", graceful=True)
                 break
-            self._wake.wait(BEAT_INTERVAL)
-        gevent.killall(acceptors)
+            server.wake.clear()
+            if not self._stop_why:
+                server.wake.wait(BEAT_INTERVAL)
+        who = f"worker {self.pid}"
         if self._stop_graceful:
             self.begin_drain(self._stop_why)
-            self._accept_backlog(sockets)
-        for sock in sockets:
-            sock.close()
-        if self._stop_graceful:
-            self._drain()
+            server.stop_accepting(take_backlog=True)
+            cut_at = self.drain_deadline - CUT_MARGIN
+            server.drain(cut_at, beat=self.beat, forced=lambda: self._stop_now, who=who)
         else:
+            server.stop_accepting(take_backlog=False)
             self.lifecycle.move(State.DRAINING, self._stop_why)
-        self._cut_remaining()
-        sweeper.kill()
+        server.cut("forced stop" if self._stop_now else "graceful timeout", who)
         if watchdog is not None:
             watchdog.stop()
         self.lifecycle.move(State.STOPPED)
         return EXIT_OK
-
-    @staticmethod
-    def _cooperative(listener):
-        """The inherited listener, re-created as a gevent socket on the same fd."""
-        return _stdlib_socket.socket(listener.family, listener.type, fileno=listener.detach())
-
-    def _accept_loop(self, sock, template: dict) -> None:
-        greenlets = self.greenlets
-        limit = self.max_connections
-        nodelay = needs_nodelay(sock)
-        while True:
-            while len(greenlets) >= limit:
-                # Full: leave further clients in the kernel's backlog.
-                self._slot_free.clear()
-                self._slot_free.wait()
-            try:
-                client, remote = sock.accept()
-            except OSError as error:
-                if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    error_log.error("accept failed: %s; retrying in 0.5 s", error.strerror)
-                    self._gevent.sleep(0.5)
-                continue
-            self._start_connection(client, remote, template, nodelay)
-
-    def _sweep_deadlines(self) -> None:
-        """Expire the connections whose wait has outlived its deadline.
-
-        One greenlet doing this a few times a second replaces a timer per
-        recv; a timeout then fires up to SWEEP_INTERVAL late.
-        """
-        sleep = self._gevent.sleep
-        connections = self.connections
-        while True:
-            sleep(SWEEP_INTERVAL)
-            now = monotonic()
-            for connection in list(connections):
-                deadline = connection.deadline
-                if deadline and deadline <= now:
-                    connection.expire()
-
-    def _accept_backlog(self, sockets) -> None:
-        """Take the connections the kernel already queued before closing.
-
-        When the last copy of a listening socket closes, the kernel resets
-        every connection still in its queue: clients that were told
-        "connected" would get a reset. Taking them first means every
-        connection the kernel accepted gets an answer (with
-        `Connection: close`); after the close, new clients are refused.
-        """
-        for sock, template in zip(sockets, self.templates, strict=True):
-            sock.setblocking(False)
-            nodelay = needs_nodelay(sock)
-            while True:
-                try:
-                    client, remote = sock.accept()
-                except OSError:
-                    break  # EAGAIN: the queue is empty
-                client.setblocking(True)
-                # Even past worker_connections: a drain must answer them all.
-                self._start_connection(client, remote, template, nodelay)
-
-    def _start_connection(self, client, remote, template: dict, nodelay: bool) -> None:
-        if nodelay:
-            client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
-        self.greenlets.add(
-            self._gevent.spawn(self._serve_connection, client, remote, template, monotonic())
-        )
-
-    def _serve_connection(self, client, remote, template, accepted_at) -> None:
-        connection = None
-        try:
-            if self.tls is not None:
-                client = self.start_tls(client, accepted_at)
-                if client is None:
-                    return
-            connection = Connection(client, remote, self, template)
-            self.connections.add(connection)
-            connection.serve(accepted_at)
-        except WorkerAborted:
-            # The stack is logged; the rest of the worker stops now.
-            self.request_stop("stuck (SIGABRT)", graceful=False)
-        finally:
-            self.connections.discard(connection)
-            self.greenlets.discard(self._gevent.getcurrent())
-            self._slot_free.set()
-            if self._stop_why:
-                self._wake.set()  # the drain loop re-checks what is left
-
-    # -- stopping --------------------------------------------------------
-
-    def _drain(self) -> None:
-        idle = sum(1 for connection in list(self.connections) if connection.close_if_idle())
-        busy = len(self.greenlets) - idle
-        error_log.info(
-            "worker %d draining: %d connections busy, %d idle closed", self.pid, busy, idle
-        )
-        cut_at = self.drain_deadline - CUT_MARGIN
-        fresh_at = monotonic() + FRESH_GRACE
-        next_beat = 0.0
-        # Greenlets, not connections: a connection taken from the backlog
-        # may not have started to run yet.
-        while self.greenlets and not self._stop_now:
-            now = monotonic()
-            if now >= cut_at:
-                break
-            if fresh_at and now >= fresh_at:
-                fresh_at = 0.0
-                for connection in list(self.connections):
-                    connection.close_if_idle(fresh_too=True)
-            if now >= next_beat:
-                self.beat()
-                next_beat = now + BEAT_INTERVAL
-            self._wake.clear()
-            wake_at = min(cut_at, fresh_at or cut_at, now + BEAT_INTERVAL)
-            self._wake.wait(max(wake_at - now, 0.01))
-
-    def _cut_remaining(self) -> None:
-        if not self.greenlets:
-            return
-        busy = sum(1 for connection in self.connections if connection.writer is not None)
-        why = "forced stop" if self._stop_now else "graceful timeout"
-        error_log.warning(
-            "worker %d: %s; cut %d in-flight requests (%d connections)",
-            self.pid,
-            why,
-            busy,
-            len(self.greenlets),
-        )
-        self._gevent.killall(list(self.greenlets), block=True, timeout=1.0)
 
     def booting_frame(self, frame):
         from greenlet import getcurrent
@@ -313,16 +167,6 @@ class GeventWorker(Worker):
         return frame if main is getcurrent() else main.gr_frame
 
     def other_stacks(self, blocking_frame) -> str:
-        import gc
+        from glade.workers.gevent_serving import greenlet_stacks
 
-        from greenlet import greenlet
-
-        stacks = []
-        for item in gc.get_objects():
-            if isinstance(item, greenlet) and item.gr_frame is not None:
-                if item.gr_frame is blocking_frame:
-                    continue
-                stacks.append(
-                    f"greenlet {item!r}:\n" + "".join(traceback.format_stack(item.gr_frame))
-                )
-        return "\n".join(stacks).rstrip()
+        return greenlet_stacks(skip_frame=blocking_frame)

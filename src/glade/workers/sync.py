@@ -9,7 +9,6 @@ swallow, to cut the request in progress.
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import signal
@@ -19,6 +18,8 @@ from time import monotonic
 from glade.hooks import call_hook
 from glade.lifecycle import State
 from glade.logging import error_log, reopen_log_files
+from glade.tls import handshake
+from glade.workers.accepting import AcceptErrors
 from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt, needs_nodelay
 from glade.workers.connection import Connection
 
@@ -32,11 +33,12 @@ class StopNow(BaseException):
 
 class SyncWorker(Worker):
     kind = "sync"
+    keeps_alive = False  # one connection at a time: an idle one would block the rest
+    linger_seconds = 0.5  # the worker serves no one else meanwhile
 
     def prepare(self) -> None:
-        self.keepalive = 0  # one connection at a time: an idle one would block the rest
-        self.linger_seconds = 0.5  # the worker serves no one else meanwhile
         self._stop_why = ""
+        self._accept_errors = AcceptErrors()
         self._busy = False
         self._forced = False
         self._wake_r, self._wake_w = os.pipe()
@@ -44,6 +46,7 @@ class SyncWorker(Worker):
         os.set_blocking(self._wake_w, False)
 
     def request_stop(self, why: str, *, graceful: bool) -> None:
+        self.state.draining = True  # the connection being served ends after its response
         if not self._stop_why:
             self._stop_why = why
         if not graceful:
@@ -150,21 +153,25 @@ class SyncWorker(Worker):
         except BlockingIOError:
             return False  # another worker took it
         except OSError as error:
-            if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                error_log.error("accept failed: %s", error.strerror)
+            pause = self._accept_errors.pause_after(error)
+            if pause:
+                # select() would report the listener readable again at once:
+                # wait, waking for signals and the master's pipe.
+                select.select([self._wake_r, self.control_fd], [], [], pause)
             return False
+        self._accept_errors.succeeded()
+        accepted_at = monotonic()
         client.setblocking(True)
         if self._nodelay[listener.fileno()]:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is not None:
-            client = self.start_tls(client, monotonic())
+            client = handshake(self.tls, client, accepted_at + self.options.header_timeout)
             if client is None:
                 return True
-        connection = Connection(client, remote, self, template)
-        self.connections.add(connection)
+        connection = Connection(client, remote, self.options, self.state, template)
         self._busy = True
         try:
-            connection.serve(monotonic())
+            connection.serve(accepted_at)
         except StopNow:
             why = "forced stop" if self._forced else "graceful timeout"
             error_log.warning("worker %d: %s; cut 1 in-flight request", self.pid, why)
@@ -172,7 +179,6 @@ class SyncWorker(Worker):
             raise
         finally:
             self._busy = False
-            self.connections.discard(connection)
             if self.lifecycle.state is State.SERVING:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         return True

@@ -1,14 +1,13 @@
-"""start_response and writing the app's result with the right framing.
+"""start_response, and writing the app's result through the connection.
 
-Framing, in order of preference:
-- the app's own Content-Length;
-- a Content-Length we compute when the result is a list or tuple that has
-  not been partly written yet (the common `return [body]`);
-- chunked on HTTP/1.1;
-- close-delimited on HTTP/1.0.
-HEAD, 1xx, 204 and 304 responses never carry a body. The head goes out with
-the first piece of the body in one send: two small writes would stall on
-delayed ACK and cost a second syscall.
+This module checks what PEP 3333 asks of the app (status, headers, bytes)
+and encodes it; the framing (Content-Length, chunked, close, no body for
+HEAD, 1xx, 204 and 304) is the HTTP connection's decision (http/connection.py).
+Preferred framing, in order: the app's own Content-Length; a length computed
+when the result is a list or tuple not yet partly written (the common
+`return [body]`); chunked on HTTP/1.1; close-delimited on HTTP/1.0. The head
+goes out with the first piece of the body in one send: two small writes
+would stall on delayed ACK and cost a second syscall.
 """
 
 from __future__ import annotations
@@ -18,18 +17,23 @@ import os
 import re
 import stat
 
-from glade.http.response import LAST_CHUNK, SERVER_HEADER, chunk, date_header, status_line
+from glade.http.response import SERVER_HEADER, date_header, status_line
+from glade.logging import error_log
 from glade.wsgi.file_wrapper import FileWrapper
 
 # fullmatch, not `$`: `$` also matches before a final "\n" (response splitting).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 _STATUS = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*").fullmatch  # RFC 9112 4
+# Hop-by-hop headers (RFC 9110 7.6.1) describe the connection, which is the
+# server's: an app's are dropped (gunicorn does the same), except that
+# `Connection: close` is honoured.
 _HOP_BY_HOP = frozenset(
     (
         "connection",
         "keep-alive",
         "proxy-authenticate",
         "proxy-authorization",
+        "proxy-connection",
         "te",
         "trailer",
         "trailers",
@@ -40,7 +44,7 @@ _HOP_BY_HOP = frozenset(
 _COALESCE_LIMIT = 256 * 1024
 
 # What a checked response header means for framing.
-_PLAIN, _CONTENT_LENGTH, _DATE, _SERVER, _CLOSE = range(5)
+_PLAIN, _CONTENT_LENGTH, _DATE, _SERVER, _CLOSE, _DROPPED = range(6)
 
 # Apps send the same few headers over and over: each (name, value) pair is
 # checked and encoded once, then found here. Bounded, so that values that
@@ -55,31 +59,42 @@ class AppError(Exception):
 
 
 def _check_status(status) -> tuple[int, bytes]:
-    if type(status) is not str or not _STATUS(status):
+    if not isinstance(status, str) or not _STATUS(status):
         raise AppError(f"invalid status {status!r}")
-    checked = (int(status[:3]), status_line(status))
-    if len(_checked_statuses) < _CACHE_LIMIT:
+    checked = (int(status[:3]), status_line(_plain(status)))
+    if len(_checked_statuses) < _CACHE_LIMIT and type(status) is str:
         _checked_statuses[status] = checked
     return checked
 
 
+def _plain(text: str) -> str:
+    """The text as an exact str: apps pass str subclasses (markupsafe's
+    Markup, enum members) whose methods may behave differently."""
+    return text if type(text) is str else str.__str__(text)
+
+
 def _check_header(item) -> tuple[bytes, int, int]:
     """(encoded line, what it means, its number for Content-Length)."""
-    if type(item) is not tuple or len(item) != 2:
+    if not isinstance(item, tuple) or len(item) != 2:
         raise AppError(f"response header must be a (name, value) tuple: {item!r}")
     name, value = item
-    if type(name) is not str or not _TOKEN(name):
+    if not isinstance(name, str) or not _TOKEN(name):
         raise AppError(f"invalid response header name {name!r}")
-    if type(value) is not str:
+    if not isinstance(value, str):
         raise AppError(f"value of response header {name!r} is not a str: {value!r}")
+    name, value = _plain(name), _plain(value)
     if "\n" in value or "\r" in value or "\0" in value:
         raise AppError(f"response header {name!r} contains a line break or NUL")
     lowered = name.lower()
     kind, number = _PLAIN, 0
     if lowered in _HOP_BY_HOP:
-        if lowered != "connection" or value.strip().lower() != "close":
-            raise AppError(f"hop-by-hop response header {name!r} is the server's to set")
-        kind = _CLOSE
+        if lowered == "connection" and "close" in value.lower().replace(" ", "").split(","):
+            kind = _CLOSE
+        else:
+            # Set by apps written for servers that pass it on (or for a proxy's
+            # client side); framing is the server's, so it is left out.
+            error_log.debug("dropped the app's hop-by-hop response header %s: %s", name, value)
+            kind = _DROPPED
     elif lowered == "content-length":
         digits = value.strip(" \t")
         if not (digits.isascii() and digits.isdigit()):
@@ -94,55 +109,68 @@ def _check_header(item) -> tuple[bytes, int, int]:
     except UnicodeEncodeError:
         raise AppError(f"response header {name!r} is not latin-1") from None
     checked = (line, kind, number)
-    if len(_checked_headers) < _CACHE_LIMIT:
+    if len(_checked_headers) < _CACHE_LIMIT and type(item) is tuple:
         _checked_headers[item] = checked
     return checked
 
 
 class ResponseWriter:
-    """One response: the `start_response` callable, `write()`, and the result."""
+    """One response: the `start_response` callable, `write()`, and the result.
+
+    `http` is the connection's HTTPConnection, which frames the bytes;
+    `server` is anything with a `draining` attribute: a response whose
+    head goes out while the server drains says `Connection: close`.
+    """
 
     __slots__ = (
-        "_body_allowed",
-        "_chunked",
-        "_content_length",
         "_head",
-        "_head_request",
-        "_http11",
+        "_http",
         "_send",
         "_sendfile",
+        "_server",
+        "_status_code",
         "_status_line",
-        "bytes_sent",
-        "head_sent",
         "headers",
-        "keep_alive",
         "status",
-        "status_code",
     )
 
-    def __init__(self, send, sendfile, *, head_request: bool, http11: bool, keep_alive: bool):
+    def __init__(self, http, send, sendfile, server) -> None:
+        self._http = http
         self._send = send
         self._sendfile = sendfile
-        self._head_request = head_request
-        self._http11 = http11
-        self.keep_alive = keep_alive
+        self._server = server
         self.status: str | None = None
-        self.status_code = 0
+        self._status_code = 0
         self._status_line = b""
         self.headers: list = []
         self._head: bytes | None = None
-        self.head_sent = False
-        self._content_length: int | None = None
-        self._chunked = False
-        self._body_allowed = True
-        self.bytes_sent = 0  # body bytes, for the access log
+
+    @property
+    def status_code(self) -> int:
+        """The status sent, or the app's until its head goes out; 0 before."""
+        http = self._http
+        return http.status_code if http.head_sent else self._status_code
+
+    @property
+    def head_sent(self) -> bool:
+        return self._http.head_sent
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection lives on after this response (the connection's say)."""
+        return self._http.keep_alive
+
+    @property
+    def bytes_sent(self) -> int:
+        """Body bytes sent, for the access log."""
+        return self._http.bytes_sent
 
     # -- PEP 3333 callables ---------------------------------------------
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
             try:
-                if self.head_sent:
+                if self._head is not None:
                     raise exc_info[1].with_traceback(exc_info[2])
             finally:
                 exc_info = None
@@ -152,13 +180,12 @@ class ResponseWriter:
             code, line = _checked_statuses[status]
         except (KeyError, TypeError):
             code, line = _check_status(status)
-        if type(headers) is not list:
+        if not isinstance(headers, list):
             raise AppError(f"response headers must be a list, got {type(headers).__name__}")
         self.status = status
-        self.status_code = code
+        self._status_code = code
         self._status_line = line
         self.headers = headers
-        self._head = None
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -173,12 +200,9 @@ class ResponseWriter:
     # -- writing ---------------------------------------------------------
 
     def _build_head(self, known_length: int | None) -> bytes:
-        code = self.status_code
-        self._chunked = False
-        self._body_allowed = not (self._head_request or code < 200 or code in (204, 304))
         parts = [self._status_line]
         append = parts.append
-        has_date = has_server = False
+        has_date = has_server = close = False
         content_length = None
         for item in self.headers:
             try:
@@ -194,54 +218,36 @@ class ResponseWriter:
                     has_date = True
                 elif kind == _SERVER:
                     has_server = True
-                else:  # Connection: close, the one hop-by-hop header an app may ask for
-                    self.keep_alive = False
+                else:  # Connection: close is honoured, other hop-by-hop headers dropped
+                    close = close or kind == _CLOSE
                     continue
             append(line)
         if not has_date:
             append(date_header())
         if not has_server:
             append(SERVER_HEADER)
-        if content_length is None and self._body_allowed:
-            if known_length is not None:
-                content_length = known_length
-                append(b"Content-Length: %d\r\n" % known_length)
-            elif self._http11:
-                self._chunked = True
-                append(b"Transfer-Encoding: chunked\r\n")
-            else:
-                self.keep_alive = False  # the end of the body is the close
-        self._content_length = content_length
-        if not self.keep_alive:
-            append(b"Connection: close\r\n")
-        elif not self._http11:
-            append(b"Connection: keep-alive\r\n")
-        append(b"\r\n")
-        return b"".join(parts)
+        return self._http.response_head(
+            self._status_code,
+            parts,
+            content_length=content_length,
+            known_length=known_length,
+            close=close or self._server.draining,
+        )
 
     def _write_body(self, data: bytes, known_length: int | None = None) -> None:
-        if self._head is None:
-            self._head = self._build_head(known_length)
-        payload = 0
-        if self._body_allowed and data:
-            limit = self._content_length
-            if limit is not None and len(data) > limit - self.bytes_sent:
-                data = data[: limit - self.bytes_sent]  # more than the app announced
-            payload = len(data)
-            if self._chunked and data:
-                data = chunk(data)
-        else:
-            data = b""
-        if not self.head_sent:
-            self.head_sent = True
+        head = self._head
+        if head is None:
+            head = self._head = self._build_head(known_length)
+            data = self._http.response_body(data)
             if len(data) <= _COALESCE_LIMIT:
-                self._send(self._head + data)
+                self._send(head + data)
             else:
-                self._send(self._head)
+                self._send(head)
                 self._send(data)
-        elif data:
+            return
+        data = self._http.response_body(data)
+        if data:
             self._send(data)
-        self.bytes_sent += payload
 
     def finish(self, result) -> None:
         """Send the result; call only after the app returned it."""
@@ -259,7 +265,7 @@ class ResponseWriter:
             and self._send_file(result)
         ):
             return
-        if not self.head_sent and type(result) in (list, tuple):
+        if self._head is None and type(result) in (list, tuple):
             if self.status is None:
                 raise AppError("the app returned without calling start_response()")
             total = 0
@@ -284,17 +290,11 @@ class ResponseWriter:
         self._end()
 
     def _end(self) -> None:
-        if not self.head_sent:
+        if self._head is None:
             self._write_body(b"", 0)
-        if self._chunked and self._body_allowed:
-            self._send(LAST_CHUNK)
-        if (
-            self._body_allowed
-            and self._content_length is not None
-            and self.bytes_sent < self._content_length
-        ):
-            # The client is still waiting for bytes that will never come.
-            self.keep_alive = False
+        end = self._http.end_response()
+        if end:
+            self._send(end)
 
     def _send_file(self, wrapper: FileWrapper) -> bool:
         file = wrapper.filelike
@@ -311,11 +311,9 @@ class ResponseWriter:
             raise AppError("the app returned without calling start_response()")
         remaining = max(size - offset, 0)
         self._head = self._build_head(remaining)
-        self.head_sent = True
         self._send(self._head)
-        if self._body_allowed:
-            count = min(remaining, self._content_length)
-            if count:
-                self.bytes_sent += self._sendfile(file, offset, count)
+        count = self._http.file_body(remaining)
+        if count:
+            self._sendfile(file, offset, count)
         self._end()
         return True

@@ -14,6 +14,8 @@ from glade.http.parser import NEED_DATA, Body, Request, RequestParser
 from glade.wsgi.environ import ErrorStream, build_environ, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
 from glade.wsgi.input import InputStream
+from glade.http.connection import HTTPConnection
+from glade.workers.options import ServingState
 from glade.wsgi.response import ResponseWriter
 
 REMOTE = ("203.0.113.7", 54321)
@@ -309,7 +311,10 @@ VALID_REQUESTS = {
 def test_environ_passes_wsgiref_validator(data):
     environ = environ_for(data, base=template("/app"))
     sent: list[bytes] = []
-    writer = ResponseWriter(sent.append, None, head_request=False, http11=True, keep_alive=True)
+    http = HTTPConnection()
+    http.receive_data(data)
+    http.next_event()
+    writer = ResponseWriter(http, sent.append, None, ServingState(lambda: None))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = validator(reading_app)(environ, writer.start_response)

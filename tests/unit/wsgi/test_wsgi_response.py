@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from glade import SERVER_SOFTWARE
+from glade.http.connection import HTTPConnection
+from glade.workers.options import ServingState
 from glade.wsgi.file_wrapper import FileWrapper
 from glade.wsgi.response import AppError, ResponseWriter
 
@@ -27,14 +29,35 @@ class Sendfile:
         return count
 
 
+def answering(*, head: bool = False, http11: bool = True, keep_alive: bool = True):
+    """An HTTPConnection that has received one request and is to answer it."""
+    http = HTTPConnection()
+    method = b"HEAD" if head else b"GET"
+    if http11:
+        head_bytes = method + b" / HTTP/1.1\r\nHost: x\r\n"
+        if not keep_alive:
+            head_bytes += b"Connection: close\r\n"
+    else:
+        head_bytes = method + b" / HTTP/1.0\r\n"
+        if keep_alive:
+            head_bytes += b"Connection: keep-alive\r\n"
+    http.receive_data(head_bytes + b"\r\n")
+    http.next_event()
+    return http
+
+
 def writer(
-    *, head: bool = False, http11: bool = True, keep_alive: bool = True, sendfile=None
+    *,
+    head: bool = False,
+    http11: bool = True,
+    keep_alive: bool = True,
+    sendfile=None,
+    server: ServingState | None = None,
 ) -> tuple[ResponseWriter, list[bytes]]:
     sent: list[bytes] = []
+    http = answering(head=head, http11=http11, keep_alive=keep_alive)
     return (
-        ResponseWriter(
-            sent.append, sendfile, head_request=head, http11=http11, keep_alive=keep_alive
-        ),
+        ResponseWriter(http, sent.append, sendfile, server or ServingState(lambda: None)),
         sent,
     )
 
@@ -306,13 +329,27 @@ def test_app_connection_close_is_honoured_and_sent_once(value):
     assert not response.keep_alive
 
 
-def test_keep_alive_turned_off_before_the_head_is_sent_closes():
-    """A draining worker sets keep_alive = False while the app runs."""
-    response, sent = writer()
+def test_a_drain_that_begins_before_the_head_is_sent_closes():
+    """The worker starts draining while the app runs: the head says close."""
+    server = ServingState(lambda: None)
+    response, sent = writer(server=server)
     response.start_response("200 OK", [])
-    response.keep_alive = False
+    server.draining = True
     response.finish([b"ok"])
     assert parsed(sent).header("Connection") == "close"
+    assert not response.keep_alive
+
+
+def test_a_drain_that_begins_mid_body_leaves_the_response_whole():
+    server = ServingState(lambda: None)
+    response, sent = writer(server=server)
+    write = response.start_response("200 OK", [])
+    write(b"first")
+    server.draining = True
+    response.finish([b"second"])
+    reply = parsed(sent)
+    assert reply.header("Transfer-Encoding") == "chunked"
+    assert reply.body == b"firstsecond"
 
 
 def test_date_and_server_are_added():
@@ -459,6 +496,7 @@ def test_each_header_must_be_a_name_value_tuple(item):
     "name",
     [
         "Connection",
+        "Proxy-Connection",
         "keep-alive",
         "Proxy-Authenticate",
         "Proxy-Authorization",
@@ -469,13 +507,62 @@ def test_each_header_must_be_a_name_value_tuple(item):
         "Upgrade",
     ],
 )
-def test_hop_by_hop_headers_are_an_app_error(name):
+def test_hop_by_hop_headers_are_dropped(name):
+    """As gunicorn does: the connection's headers are the server's."""
     value = "keep-alive" if name == "Connection" else "x"
     response, sent = writer()
-    response.start_response("200 OK", [(name, value)])
-    with pytest.raises(AppError):
-        response.finish([b"ok"])
-    assert sent == []
+    response.start_response("200 OK", [(name, value), ("X-Kept", "1")])
+    response.finish([b"ok"])
+    reply = parsed(sent)
+    assert [key for key, _ in reply.headers if key.lower() == name.lower()] == []
+    assert reply.header("X-Kept") == "1"
+    assert reply.header("Content-Length") == "2"
+    assert reply.body == b"ok"
+    assert response.keep_alive
+
+
+def test_a_transfer_encoding_from_the_app_does_not_change_the_framing():
+    response, sent = writer()
+    write = response.start_response("200 OK", [("Transfer-Encoding", "chunked")])
+    write(b"abc")
+    response.finish([])
+    reply = parsed(sent)
+    assert reply.header("Transfer-Encoding") == "chunked"
+    assert reply.body == b"abc"
+
+
+def test_connection_close_among_other_tokens_is_honoured():
+    response, sent = writer()
+    response.start_response("200 OK", [("Connection", "Upgrade, close")])
+    response.finish([b"ok"])
+    assert parsed(sent).header("Connection") == "close"
+    assert not response.keep_alive
+
+
+class Text(str):
+    """A str subclass, as markupsafe's Markup or a str enum member."""
+
+    def lower(self):  # a subclass may change what its methods do
+        return "not what str.lower gives"
+
+
+def test_str_subclasses_are_accepted_as_status_and_headers():
+    response, sent = writer()
+    response.start_response(Text("200 OK"), [(Text("X-Name"), Text("value"))])
+    response.finish([b"ok"])
+    reply = parsed(sent)
+    assert reply.status_line == "HTTP/1.1 200 OK"
+    assert reply.header("X-Name") == "value"
+
+
+def test_a_str_subclass_content_length_still_frames_the_body():
+    response, sent = writer()
+    response.start_response("200 OK", [(Text("Content-Length"), Text("2"))])
+    response.finish([b"ok!"])
+    reply = parsed(sent)
+    assert reply.header("Content-Length") == "2"
+    assert reply.body == b"ok"
+    assert response.keep_alive
 
 
 @pytest.mark.parametrize(

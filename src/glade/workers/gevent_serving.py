@@ -1,0 +1,246 @@
+"""Serving connections in greenlets: accept, sweep deadlines, drain, cut.
+
+One `GeventServer` per gevent process, used by Glade's gevent worker and by
+the gunicorn worker class alike, so both accept, time out, drain and cut
+connections the same way. Each connection runs the one serving loop
+(workers/connection.py) in a greenlet of its own, spawned bare: a gevent
+Pool's bookkeeping costs more than a short connection's own work, so the
+`worker_connections` limit is kept here.
+
+A drain sets `ServingState.draining`; each connection reads it from its own
+greenlet. Busy ones finish with `Connection: close`; ones waiting for a
+request close after `drain_grace` of quiet (the sweeper expires them).
+"""
+
+from __future__ import annotations
+
+import socket as _stdlib_socket
+import traceback
+from collections.abc import Callable
+from time import monotonic
+
+import gevent
+import gevent.event
+
+from glade.logging import error_log
+from glade.tls import handshake
+from glade.workers.accepting import AcceptErrors
+from glade.workers.base import WorkerAborted, needs_nodelay
+from glade.workers.connection import Connection
+from glade.workers.options import ServingOptions, ServingState
+
+SWEEP_INTERVAL = 0.2
+# The drain's own wake-up interval, for the heartbeat and signals.
+TICK = 1.0
+# How long cut greenlets get to unwind before the worker exits anyway.
+KILL_WAIT = 1.0
+
+
+class GeventServer:
+    """The connections of one gevent process, from accept to close."""
+
+    def __init__(
+        self,
+        options: ServingOptions,
+        state: ServingState,
+        *,
+        max_connections: int,
+        tls=None,
+        suppress_ragged_eofs: bool = True,
+        on_abort: Callable[[], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.state = state
+        self.max_connections = max_connections
+        self.tls = tls
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self.on_abort = on_abort  # a connection's greenlet raised WorkerAborted
+        # Set when a connection ends, and by whoever else wants the main
+        # greenlet to look again (signals): the drain waits on it.
+        self.wake = gevent.event.Event()
+        self.greenlets: set = set()
+        self._slot_free = gevent.event.Event()
+        self._acceptors: list = []
+        self._sweeper = None
+        self._listeners: list = []
+
+    # -- serving ---------------------------------------------------------------
+
+    def start(self, listeners, templates) -> None:
+        """Accept on every listener (re-created as gevent sockets) and sweep."""
+        for listener, template in zip(listeners, templates, strict=True):
+            sock = _cooperative(listener)
+            self._listeners.append((sock, template))
+            self._acceptors.append(gevent.spawn(self._accept_loop, sock, template))
+        if self.options.sweeps_deadlines:
+            self._sweeper = gevent.spawn(self._sweep_deadlines)
+
+    def _accept_loop(self, sock, template: dict) -> None:
+        greenlets = self.greenlets
+        limit = self.max_connections
+        nodelay = needs_nodelay(sock)
+        errors = AcceptErrors()
+        while True:
+            while len(greenlets) >= limit:
+                # Full: leave further clients in the kernel's backlog.
+                self._slot_free.clear()
+                self._slot_free.wait()
+            try:
+                client, remote = sock.accept()
+            except OSError as error:
+                pause = errors.pause_after(error)
+                if pause:
+                    gevent.sleep(pause)
+                continue
+            errors.succeeded()
+            self._start_connection(client, remote, template, nodelay)
+
+    def _start_connection(self, client, remote, template: dict, nodelay: bool) -> None:
+        if nodelay:
+            client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+        self.greenlets.add(gevent.spawn(self._serve, client, remote, template, monotonic()))
+
+    def _serve(self, client, remote, template: dict, accepted_at: float) -> None:
+        options = self.options
+        try:
+            if self.tls is not None:
+                client = handshake(
+                    self.tls,
+                    client,
+                    accepted_at + options.header_timeout,
+                    suppress_ragged_eofs=self.suppress_ragged_eofs,
+                )
+                if client is None:
+                    return
+            Connection(client, remote, options, self.state, template).serve(accepted_at)
+        except WorkerAborted:
+            # The stack is logged; the rest of the worker stops now.
+            if self.on_abort is not None:
+                self.on_abort()
+        finally:
+            self.greenlets.discard(gevent.getcurrent())
+            self._slot_free.set()
+            if self.state.draining:
+                self.wake.set()  # the drain re-checks what is left
+
+    def _sweep_deadlines(self) -> None:
+        """Expire the connections whose wait has outlived its deadline.
+
+        One greenlet doing this a few times a second replaces a timer per
+        recv; a timeout then fires up to SWEEP_INTERVAL late. While the
+        worker drains, a connection waiting for a request expires after
+        `drain_grace` of quiet, unless its request has just arrived.
+        """
+        sleep = gevent.sleep
+        state = self.state
+        grace = self.options.drain_grace
+        while True:
+            sleep(SWEEP_INTERVAL)
+            now = monotonic()
+            draining = state.draining
+            for connection in list(state.connections):
+                deadline = connection.deadline
+                if not deadline:
+                    continue
+                if deadline <= now or (
+                    draining
+                    and connection.idle_since
+                    and now >= connection.idle_since + grace
+                    and not connection.request_waiting()
+                ):
+                    connection.expire()
+
+    # -- stopping --------------------------------------------------------------
+
+    def stop_accepting(self, *, take_backlog: bool) -> None:
+        """Stop the accept loops; with `take_backlog`, first serve every
+        connection the kernel already completed, then close the listeners.
+
+        When the last copy of a listening socket closes, the kernel resets
+        every connection still in its queue: clients that were told
+        "connected" would get a reset. Taking them first means each one
+        gets an answer (with `Connection: close`).
+        """
+        gevent.killall(self._acceptors)
+        self._acceptors = []
+        for sock, template in self._listeners:
+            if take_backlog:
+                self._accept_backlog(sock, template)
+            sock.close()
+        self._listeners = []
+
+    def _accept_backlog(self, sock, template: dict) -> None:
+        sock.setblocking(False)
+        nodelay = needs_nodelay(sock)
+        while True:
+            try:
+                client, remote = sock.accept()
+            except OSError:
+                return  # EAGAIN: the queue is empty
+            client.setblocking(True)
+            # Even past worker_connections: a drain must answer them all.
+            self._start_connection(client, remote, template, nodelay)
+
+    def drain(
+        self, cut_at: float, *, beat: Callable[[], None], forced: Callable[[], bool], who: str
+    ) -> None:
+        """Let every connection finish, until `cut_at` (monotonic).
+
+        `beat()` runs once a TICK (the heartbeat, signals); `forced()` is
+        asked at every wake-up, and True stops the wait (a forced stop).
+        """
+        self.state.draining = True
+        error_log.info(
+            "%s draining: %d in-flight, %d waiting for a request",
+            who,
+            self.state.busy(),
+            len(self.greenlets) - self.state.busy(),
+        )
+        next_tick = 0.0
+        # Greenlets, not connections: one taken from the backlog may not
+        # have started to run yet.
+        while self.greenlets and not forced():
+            now = monotonic()
+            if now >= cut_at:
+                return
+            if now >= next_tick:
+                beat()
+                next_tick = now + TICK
+            self.wake.clear()
+            self.wake.wait(max(min(cut_at, next_tick) - now, 0.01))
+
+    def cut(self, why: str, who: str) -> None:
+        """End every connection left, logging how many requests that cut."""
+        if self.greenlets:
+            error_log.warning(
+                "%s: %s; cut %d in-flight requests (%d connections)",
+                who,
+                why,
+                self.state.busy(),
+                len(self.greenlets),
+            )
+            gevent.killall(list(self.greenlets), block=True, timeout=KILL_WAIT)
+        if self._sweeper is not None:
+            self._sweeper.kill()
+            self._sweeper = None
+
+
+def greenlet_stacks(skip_frame=None) -> str:
+    """The stack of every greenlet but the one whose frame is `skip_frame`."""
+    import gc
+
+    from greenlet import getcurrent, greenlet
+
+    current = getcurrent()
+    stacks = []
+    for item in gc.get_objects():
+        if isinstance(item, greenlet) and item is not current and item.gr_frame is not None:
+            if item.gr_frame is skip_frame:
+                continue
+            stacks.append(f"greenlet {item!r}:\n" + "".join(traceback.format_stack(item.gr_frame)))
+    return "\n".join(stacks).rstrip()
+
+
+def _cooperative(listener):
+    """An inherited listener, re-created as a gevent socket on the same fd."""
+    return _stdlib_socket.socket(listener.family, listener.type, fileno=listener.detach())
