@@ -663,7 +663,8 @@ SETTINGS: tuple[Setting, ...] = (
         _seconds,
         2.0,
         "How long an idle keep-alive connection waits for its next request "
-        "(0 disables keep-alive).",
+        "(0 disables keep-alive). While a worker drains, an idle connection "
+        "closes after 0.5 s of quiet instead.",
         metavar="SECONDS",
     ),
     Setting(
@@ -694,8 +695,10 @@ SETTINGS: tuple[Setting, ...] = (
         ("--body-timeout",),
         _seconds,
         60.0,
-        "How long the server waits for the next piece of a request body the "
-        "app is reading before it gives up on the client.",
+        "How long a client may make no progress: send nothing of a request "
+        "body the app is reading (408), or read nothing of a response (the "
+        "response is cut, with a log line). A slow but steady client is "
+        "never cut.",
         metavar="SECONDS",
     ),
     # -- Request limits ---------------------------------------------------------------

@@ -32,7 +32,13 @@ from glade.lifecycle import Lifecycle, State
 from glade.logging import LogConfigError, error_log, reopen_log_files, setup_logging
 from glade.supervisor import systemd, upgrade
 from glade.supervisor.pidfile import Pidfile
-from glade.supervisor.sockets import BindError, bind, bound_address, parse_address
+from glade.supervisor.sockets import (
+    BindError,
+    bind,
+    bound_address,
+    parse_address,
+    refuse_new_connections,
+)
 from glade.tls import TLSError, server_context
 
 EXIT_OK = 0
@@ -117,6 +123,10 @@ class Master:
         self.reloading: tuple[int, object] | None = None  # (old generation, old cfg)
         self.upgrade_child: int | None = None
         self.upgraded_from = upgrade.upgraded_from()
+        # systemd's socket activation: the sockets outlive this master.
+        self.socket_activated = False
+        # Set when a stop begins and the listeners close for good with it.
+        self.listeners_closing = False
         self.pidfile: Pidfile | None = None
         self.raw_env = RawEnv()
         self.preloaded_app = None
@@ -184,6 +194,7 @@ class Master:
         inherited = systemd.listen_fds()
         if inherited:
             self.listeners = inherited
+            self.socket_activated = upgrade.socket_activated(self.upgraded_from)
             error_log.info("Using %d inherited listening sockets", len(inherited))
             return
         self.listeners = self._bind_all(self.cfg.bind, {})
@@ -414,7 +425,8 @@ class Master:
             if worker.stop_sent is not None:
                 return
             deadline = now + self.cfg.graceful_timeout
-            _write_line(worker.control_fd, f"drain {deadline:.6f}")
+            last = " last" if self.listeners_closing else ""
+            _write_line(worker.control_fd, f"drain {deadline:.6f}{last}")
             worker.kill_at = deadline + KILL_BACKSTOP
             signum = signal.SIGTERM
         else:
@@ -691,7 +703,9 @@ class Master:
         call_hook(self.cfg, "pre_exec", self)
         if self.pidfile is not None:
             self.pidfile.rename(self.pidfile.path + upgrade.OLD_SUFFIX)
-        pid = upgrade.start_new_master(self.listeners, self.argv, self.pid)
+        pid = upgrade.start_new_master(
+            self.listeners, self.argv, self.pid, socket_activated=self.socket_activated
+        )
         self.upgrade_child = pid
         self.owned_unix_paths.clear()  # the new master serves those paths now
         error_log.info("SIGUSR2: started a new master %d; send SIGTERM here to finish", pid)
@@ -722,11 +736,24 @@ class Master:
         # The master's copies close first: the kernel keeps queueing new
         # connections for as long as any worker still holds the socket, and
         # each worker accepts what is queued before it closes its own copy.
+        # When the sockets close for good, no new handshake may begin first:
+        # one completed after a worker's last accept would be reset.
+        if self._listeners_close_for_good():
+            self.listeners_closing = True
+            for listener in self.listeners:
+                refuse_new_connections(listener)
         self._close_listeners()
         for worker in self.workers.values():
             self._stop_worker(worker, graceful=True)
         if not self.workers:
             self.lifecycle.move(State.STOPPED, why)
+
+    def _listeners_close_for_good(self) -> bool:
+        """Not under socket activation (systemd keeps the sockets and their
+        queues), and no other master of an upgrade shares them."""
+        if self.socket_activated or self.upgrade_child is not None:
+            return False
+        return not (self.upgraded_from and _alive(self.upgraded_from))
 
     def _force_stop(self, why: str) -> None:
         if not self.lifecycle.draining:

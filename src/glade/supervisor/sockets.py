@@ -10,6 +10,7 @@ import errno
 import os
 import socket
 import stat
+import sys
 from dataclasses import dataclass
 
 from glade.config.settings import SettingError
@@ -125,3 +126,56 @@ def bound_address(sock: socket.socket) -> str:
     if sock.family == socket.AF_INET6:
         return f"[{name[0]}]:{name[1]}"
     return f"{name[0]}:{name[1]}"
+
+
+# A classic BPF socket filter that drops a TCP segment with SYN set and ACK
+# clear (a new connection's first packet) and passes every other one. On a
+# listening socket it runs with the packet's data at the TCP header, so
+# byte 13 holds the flags.
+_DROP_NEW_CONNECTIONS = (
+    (0x30, 0, 0, 13),  # ldb [13]: the TCP flags
+    (0x54, 0, 0, 0x12),  # and #(SYN|ACK)
+    (0x15, 0, 1, 0x02),  # jeq #SYN: drop, else pass
+    (0x06, 0, 0, 0),  # ret #0: drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # ret #-1: pass whole
+)
+SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+
+
+def refuse_new_connections(sock: socket.socket) -> bool:
+    """Stop the kernel from starting new connections on a TCP listener that
+    is about to close for good; True if it could (Linux).
+
+    When the last copy of a listening socket closes, the kernel resets every
+    connection it completed that nobody accepted yet: a client told
+    "connected" gets a reset instead of an answer. With this filter no new
+    handshake begins (a client's SYN is dropped, it retries a second later
+    and finds the port closed: refused, the clean way), while handshakes
+    already under way complete, so the workers can accept every connection
+    the kernel ever completed before they close.
+    """
+    if sys.platform != "linux" or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    import ctypes
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [
+            ("code", ctypes.c_uint16),
+            ("jt", ctypes.c_uint8),
+            ("jf", ctypes.c_uint8),
+            ("k", ctypes.c_uint32),
+        ]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
+
+    instructions = (SockFilter * len(_DROP_NEW_CONNECTIONS))(
+        *(SockFilter(*instruction) for instruction in _DROP_NEW_CONNECTIONS)
+    )
+    program = SockFprog(len(_DROP_NEW_CONNECTIONS), instructions)
+    try:
+        # The kernel copies the program during the call; `instructions` lives until then.
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(program))
+    except OSError:
+        return False
+    return True

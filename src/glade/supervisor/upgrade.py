@@ -17,11 +17,16 @@ import sys
 from glade.supervisor.systemd import SD_LISTEN_FDS_START
 
 UPGRADED_FROM_ENV = "GLADE_UPGRADED_FROM"
+# Set when the sockets came from systemd's socket activation: the new master
+# must know that they outlive it, as the old one did.
+SOCKET_ACTIVATED_ENV = "GLADE_SOCKET_ACTIVATED"
 OLD_SUFFIX = ".oldbin"
 NEW_SUFFIX = ".2"
 
 
-def start_new_master(listeners, argv: list[str], old_master_pid: int) -> int:
+def start_new_master(
+    listeners, argv: list[str], old_master_pid: int, *, socket_activated: bool
+) -> int:
     """Fork and exec `python -m glade ARGV` with the sockets; the child's pid."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -41,6 +46,8 @@ def start_new_master(listeners, argv: list[str], old_master_pid: int) -> int:
             LISTEN_PID=str(os.getpid()),
             **{UPGRADED_FROM_ENV: str(old_master_pid)},
         )
+        if socket_activated:
+            env[SOCKET_ACTIVATED_ENV] = "1"
         os.execvpe(sys.executable, [sys.executable, "-m", "glade", *argv], env)
     except BaseException as error:
         print(f"glade: error: the upgrade could not start: {error}", file=sys.stderr)
@@ -52,3 +59,13 @@ def upgraded_from() -> int | None:
     """The old master's pid when this master was started by a USR2 upgrade."""
     value = os.environ.pop(UPGRADED_FROM_ENV, "")
     return int(value) if value.isdigit() else None
+
+
+def socket_activated(upgraded_from: int | None) -> bool:
+    """For a master that inherited its sockets: do they outlive it?
+
+    From systemd, yes. From an upgrade, only if the old master had them
+    from systemd.
+    """
+    flagged = os.environ.pop(SOCKET_ACTIVATED_ENV, "") == "1"
+    return upgraded_from is None or flagged

@@ -75,6 +75,9 @@ class Worker:
         self.drain_deadline: float | None = None
         self.master_gone = False
         self.control_fd = -1  # the master writes `drain <deadline>` here before SIGTERM
+        # The master's `drain <deadline> last`: the listeners close for good
+        # with this drain, and new handshakes are already refused.
+        self.listeners_closing = False
         self._announced_deadline: float | None = None
         self._retiring_reported = False
 
@@ -249,12 +252,13 @@ class Worker:
                 self.master_gone = True
                 return
             for line in data.decode("ascii", "replace").splitlines():
-                kind, _, value = line.partition(" ")
-                if kind == "drain":
+                kind, *values = line.split()
+                if kind == "drain" and values:
                     try:
-                        self._announced_deadline = float(value)
+                        self._announced_deadline = float(values[0])
                     except ValueError:
                         continue
+                    self.listeners_closing = values[1:] == ["last"]
 
     def install_abort_handler(self) -> None:
         """SIGABRT from the master means the event loop stopped running.

@@ -146,9 +146,15 @@ class GeventWorker(Worker):
         who = f"worker {self.pid}"
         if self._stop_graceful:
             self.begin_drain(self._stop_why)
-            server.stop_accepting(take_backlog=True)
             cut_at = self.drain_deadline - CUT_MARGIN
-            server.drain(cut_at, beat=self.beat, forced=lambda: self._stop_now, who=who)
+            forced = lambda: self._stop_now  # noqa: E731
+            if not self.listeners_closing:
+                server.stop_accepting(take_backlog=True)
+            # Else no new handshake can begin: keep accepting the ones the
+            # kernel completes until the drain is over, then take the last.
+            server.drain(cut_at, beat=self.beat, forced=forced, who=who)
+            if self.listeners_closing and server.stop_accepting(take_backlog=True):
+                server.drain(cut_at, beat=self.beat, forced=forced, who=who)
         else:
             server.stop_accepting(take_backlog=False)
             self.lifecycle.move(State.DRAINING, self._stop_why)

@@ -152,34 +152,38 @@ class GeventServer:
 
     # -- stopping --------------------------------------------------------------
 
-    def stop_accepting(self, *, take_backlog: bool) -> None:
+    def stop_accepting(self, *, take_backlog: bool) -> int:
         """Stop the accept loops; with `take_backlog`, first serve every
         connection the kernel already completed, then close the listeners.
 
         When the last copy of a listening socket closes, the kernel resets
         every connection still in its queue: clients that were told
         "connected" would get a reset. Taking them first means each one
-        gets an answer (with `Connection: close`).
+        gets an answer (with `Connection: close`). Returns how many it took.
         """
         gevent.killall(self._acceptors)
         self._acceptors = []
+        taken = 0
         for sock, template in self._listeners:
             if take_backlog:
-                self._accept_backlog(sock, template)
+                taken += self._accept_backlog(sock, template)
             sock.close()
         self._listeners = []
+        return taken
 
-    def _accept_backlog(self, sock, template: dict) -> None:
+    def _accept_backlog(self, sock, template: dict) -> int:
         sock.setblocking(False)
         nodelay = needs_nodelay(sock)
+        taken = 0
         while True:
             try:
                 client, remote = sock.accept()
             except OSError:
-                return  # EAGAIN: the queue is empty
+                return taken  # EAGAIN: the queue is empty
             client.setblocking(True)
             # Even past worker_connections: a drain must answer them all.
             self._start_connection(client, remote, template, nodelay)
+            taken += 1
 
     def drain(
         self, cut_at: float, *, beat: Callable[[], None], forced: Callable[[], bool], who: str

@@ -75,6 +75,8 @@ def test_pre_and_post_request_hooks_see_each_request(glade_server, tmp_path):
             "worker": worker,
         }
     ]
+    # post_request runs after the response went out: it may come a moment later.
+    assert wait_until(lambda: named(log, "post_request"), 5)
     assert named(log, "post_request") == [
         {
             "hook": "post_request",

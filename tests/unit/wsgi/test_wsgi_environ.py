@@ -10,12 +10,12 @@ from wsgiref.validate import validator
 import pytest
 
 from glade import SERVER_SOFTWARE
+from glade.http.connection import HTTPConnection
 from glade.http.parser import NEED_DATA, Body, Request, RequestParser
+from glade.workers.options import ServingState
 from glade.wsgi.environ import ErrorStream, build_environ, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
 from glade.wsgi.input import InputStream
-from glade.http.connection import HTTPConnection
-from glade.workers.options import ServingState
 from glade.wsgi.response import ResponseWriter
 
 REMOTE = ("203.0.113.7", 54321)
