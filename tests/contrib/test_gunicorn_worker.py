@@ -17,6 +17,7 @@ pytest.importorskip("gunicorn")
 pytest.importorskip("gevent")
 
 from gunicorn_support import APPS, Gunicorn, Load, closed_within, read_response
+from support.server import read_slowly, read_until_close, small_receive_buffer, split_responses
 
 KILLED = ("SIGKILL", "Perhaps out of memory", "WORKER TIMEOUT", "exited with code")
 
@@ -179,6 +180,7 @@ def test_hup_under_load_fails_no_request(gunicorn):
         server.signal(signal.SIGHUP)
         time.sleep(1.5)
     assert load.failures == [], load.failures
+    assert load.retried == 0  # no idle connection was closed under a request
     assert load.ok > 50
     server.wait_for_output(r"Hang up", count=2)
     assert not before & set(server.worker_pids()), "HUP replaces every worker"
@@ -194,6 +196,7 @@ def test_max_requests_under_load_fails_no_request(gunicorn):
         while time.monotonic() < deadline and server.output().count("Autorestarting") < 4:
             time.sleep(0.1)
     assert load.failures == [], load.failures
+    assert load.retried == 0
     assert server.output().count("Autorestarting worker after current request.") >= 4
     server.signal(signal.SIGTERM)
     assert server.wait(timeout=10) == 0
@@ -287,4 +290,48 @@ def test_tls(gunicorn, tmp_path):
     assert (response.status, body) == (200, b"https")
     server.signal(signal.SIGTERM)
     assert server.wait(timeout=10) == 0
+    assert_clean(server)
+
+
+# -- the connection core, under gunicorn ------------------------------------------------
+
+# tests/apps/core_app.py, the app of Glade's own connection tests.
+CORE_APP = ("--pythonpath", str(APPS.parents[1] / "apps"))
+
+
+def test_a_slow_but_steady_download_arrives_whole(gunicorn):
+    size, rate = 8 * 2**20, 3_000_000
+    server = gunicorn("--env", "GLADE_BODY_TIMEOUT=1", *CORE_APP, app="core_app:app")
+    with small_receive_buffer() as sock:
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(f"GET /big?{size} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data, ended = read_slowly(sock, rate, limit=30)
+    (response,) = split_responses(data)
+    assert ended == "eof"
+    assert len(response.body) == size
+    assert "cut the response" not in server.output()
+    assert_clean(server)
+
+
+def test_a_reader_that_stops_is_cut_with_a_log_line(gunicorn):
+    server = gunicorn("--env", "GLADE_BODY_TIMEOUT=1", *CORE_APP, app="core_app:app")
+    with small_receive_buffer() as sock:
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(f"GET /big?{256 * 2**20} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        server.wait_for_output(r"cut the response to .* it read nothing for 1 s", timeout=10)
+    response, body = server.get("/")
+    assert (response.status, body) == (200, b"Hello, World!")
+    assert_clean(server)
+
+
+def test_a_request_pipelined_behind_connection_close_never_resets_the_response(gunicorn):
+    server = gunicorn(*CORE_APP, app="core_app:app")
+    for _ in range(30):
+        with server.connect() as sock:
+            sock.sendall(b"GET /close?0.02 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.005)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            (response,) = split_responses(read_until_close(sock))
+            assert len(response.body) == 32 * 1024
+            assert response.header("Connection") == "close"
     assert_clean(server)

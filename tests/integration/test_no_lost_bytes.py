@@ -10,11 +10,16 @@ the original report: 50 MiB read at 2 MB/s with --body-timeout 5.
 from __future__ import annotations
 
 import os
-import socket
 import time
 
 import pytest
-from support.server import GladeServer, read_until_close, split_responses
+from support.server import (
+    GladeServer,
+    read_slowly,
+    read_until_close,
+    small_receive_buffer,
+    split_responses,
+)
 
 APP = "core_app:app"
 FULL = os.environ.get("GLADE_FULL_SIZE") == "1"
@@ -26,39 +31,6 @@ SLOW_DOWNLOAD = (50 * 2**20, 2_000_000, 5) if FULL else (12 * 2**20, 4_000_000, 
 @pytest.fixture(params=["gevent", "sync"])
 def worker_class(request) -> str:
     return request.param
-
-
-def read_slowly(sock: socket.socket, rate: float, limit: float) -> tuple[bytes, str]:
-    """Read until the server closes, at about `rate` bytes per second.
-
-    Returns what arrived and how the reading ended ("eof", "reset", "timeout").
-    """
-    sock.settimeout(5)
-    chunks = []
-    received = 0
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        try:
-            data = sock.recv(32768)
-        except ConnectionResetError:
-            return b"".join(chunks), "reset"
-        except TimeoutError:
-            return b"".join(chunks), "timeout"
-        if not data:
-            return b"".join(chunks), "eof"
-        chunks.append(data)
-        received += len(data)
-        ahead = started + received / rate - time.monotonic()
-        if ahead > 0:
-            time.sleep(ahead)
-    return b"".join(chunks), "timeout"
-
-
-def small_receive_buffer() -> socket.socket:
-    sock = socket.socket()
-    # Keep the kernel from taking the whole body off the server at once.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 128 * 1024)
-    return sock
 
 
 @pytest.mark.parametrize("path", ["/big", "/big-generator"])

@@ -354,3 +354,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def read_slowly(sock: socket.socket, rate: float, limit: float) -> tuple[bytes, str]:
+    """Read until the server closes, at about `rate` bytes per second.
+
+    Returns what arrived and how the reading ended ("eof", "reset", "timeout").
+    """
+    sock.settimeout(5)
+    chunks = []
+    received = 0
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        try:
+            data = sock.recv(32768)
+        except ConnectionResetError:
+            return b"".join(chunks), "reset"
+        except TimeoutError:
+            return b"".join(chunks), "timeout"
+        if not data:
+            return b"".join(chunks), "eof"
+        chunks.append(data)
+        received += len(data)
+        ahead = started + received / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+    return b"".join(chunks), "timeout"
+
+
+def small_receive_buffer() -> socket.socket:
+    sock = socket.socket()
+    # Keep the kernel from taking the whole body off the server at once.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 128 * 1024)
+    return sock

@@ -53,7 +53,7 @@ except ImportError as _error:  # only people who use this module need gunicorn
     ) from _error
 
 from glade import SERVER_SOFTWARE
-from glade.config.settings import SETTINGS
+from glade.config.settings import SETTINGS, SettingError
 from glade.http.parser import Limits
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log
@@ -71,7 +71,7 @@ BEAT_INTERVAL = 1.0
 # The worker cuts what is left this long before graceful_timeout, counted from
 # the signal, so that it has exited before the master's SIGKILL could fire.
 CUT_MARGIN = 0.5
-_GLADE_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+_GLADE_SETTINGS = {setting.name: setting for setting in SETTINGS}
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
@@ -267,9 +267,9 @@ class GeventWorker(_GunicornWorker):
                 request_field_size=cfg.limit_request_field_size,
                 request_body=0,
             ),
-            header_timeout=_GLADE_DEFAULTS["header_timeout"],
+            header_timeout=_glade_setting("header_timeout") or 3600.0,
             keepalive=float(cfg.keepalive),
-            body_timeout=_GLADE_DEFAULTS["body_timeout"],
+            body_timeout=_glade_setting("body_timeout") or 3600.0,
             sweeps_deadlines=plain_tcp,
             can_sendfile=bool(cfg.sendfile) and plain_tcp,
             access_log=_AccessLog(self.log) if _access_log_enabled(self.log) else None,
@@ -348,6 +348,20 @@ class GeventWorker(_GunicornWorker):
         if quit_hook and not self._worker_int_called:
             self._worker_int_called = True
             self.cfg.worker_int(self)  # gunicorn runs it for INT and QUIT
+
+
+def _glade_setting(name: str):
+    """A Glade setting gunicorn has no flag for: GLADE_<NAME> from the
+    environment (`--env GLADE_BODY_TIMEOUT=120`, or the service's), else its
+    default. A value the setting refuses stops the worker with its message."""
+    setting = _GLADE_SETTINGS[name]
+    raw = os.environ.get(setting.env_var)
+    if raw is None:
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except SettingError as error:
+        raise SettingError(f"{setting.env_var}={raw!r}: {error}") from None
 
 
 def _hook_if_set(cfg, name: str):
