@@ -21,7 +21,6 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from time import monotonic
 
 from glade.app import AppImportError
@@ -39,6 +38,7 @@ from glade.supervisor.sockets import (
     parse_address,
     refuse_new_connections,
 )
+from glade.supervisor.worker_handle import WorkerHandle, WorkerState
 from glade.tls import TLSError, server_context
 
 EXIT_OK = 0
@@ -66,33 +66,6 @@ HANDLED_SIGNALS = (
     signal.SIGUSR2,
     signal.SIGWINCH,
 )
-
-
-@dataclass
-class WorkerHandle:
-    """What the master knows about one worker process."""
-
-    pid: int
-    age: int
-    generation: int
-    status_fd: int
-    control_fd: int
-    started: float
-    last_beat: float
-    worker: object = field(default=None, repr=False)  # the Worker object, for hooks
-    ready: bool = False
-    busy: int = 0
-    retiring: bool = False
-    boot_error: str | None = None
-    stop_sent: float | None = None
-    kill_at: float | None = None
-    aborted: bool = False
-    buffer: bytes = field(default=b"", repr=False)
-
-    @property
-    def active(self) -> bool:
-        """Counts toward the wanted number of workers."""
-        return self.stop_sent is None and not self.retiring
 
 
 class Master:
@@ -301,7 +274,9 @@ class Master:
             if kind == "beat":
                 worker.busy = int(rest) if rest.isdigit() else 0
             elif kind == "ready":
-                worker.ready = True
+                worker.ready_at = now
+                if worker.state is WorkerState.BOOTING:
+                    worker.move(WorkerState.READY)
                 self._on_worker_ready(worker)
             elif kind == "retiring":
                 self._retire(worker, rest or "asked to be replaced")
@@ -313,7 +288,7 @@ class Master:
     def _maintain_workers(self) -> None:
         if self.lifecycle.state not in (State.BOOTING, State.SERVING):
             return
-        active = [w for w in self.workers.values() if w.active]
+        active = self._active()
         if len(active) > self.num_workers:
             for worker in sorted(active, key=lambda w: w.age)[: len(active) - self.num_workers]:
                 self._retire(worker, "fewer workers wanted")
@@ -325,17 +300,26 @@ class Master:
         self._stop_replaced_workers()
 
     def _retire(self, worker: WorkerHandle, why: str) -> None:
-        if worker.retiring or worker.stop_sent is not None:
+        if worker.state not in (WorkerState.BOOTING, WorkerState.READY):
             return
         error_log.info("Replacing worker %d: %s", worker.pid, why)
-        worker.retiring = True
+        worker.move(WorkerState.RETIRING)
+
+    def _active(self) -> list[WorkerHandle]:
+        """The workers that count toward the wanted number: active ones of
+        the current generation (a failed reload's are given up)."""
+        generation = self.generation
+        return [w for w in self.workers.values() if w.active and w.generation == generation]
+
+    def _retiring(self) -> list[WorkerHandle]:
+        return [w for w in self.workers.values() if w.state is WorkerState.RETIRING]
 
     def _stop_replaced_workers(self) -> None:
         """Drain retiring workers once enough of their successors are ready."""
-        retiring = [w for w in self.workers.values() if w.retiring and w.stop_sent is None]
+        retiring = self._retiring()
         if not retiring:
             return
-        ready = sum(1 for w in self.workers.values() if w.active and w.ready)
+        ready = sum(1 for w in self.workers.values() if w.state is WorkerState.READY)
         if ready >= self.num_workers:
             for worker in retiring:
                 self._stop_worker(worker, graceful=True)
@@ -422,7 +406,7 @@ class Master:
         """Graceful: drain by the deadline the master owns. Otherwise: stop now."""
         now = monotonic()
         if graceful:
-            if worker.stop_sent is not None:
+            if worker.told_to_stop:
                 return
             deadline = now + self.cfg.graceful_timeout
             last = " last" if self.listeners_closing else ""
@@ -434,7 +418,8 @@ class Master:
                 worker.kill_at or now + 60, now + FORCED_STOP_GRACE + KILL_BACKSTOP
             )
             signum = signal.SIGQUIT
-        worker.stop_sent = worker.stop_sent or now
+        if not worker.told_to_stop:
+            worker.move(WorkerState.STOPPING)
         _kill(worker.pid, signum)
 
     def _check_timers(self) -> None:
@@ -444,8 +429,9 @@ class Master:
             self._begin_stop("shutdown delay over")
         timeout = self.cfg.timeout
         for worker in list(self.workers.values()):
+            aborting = worker.state is WorkerState.ABORTING
             if worker.kill_at is not None and now >= worker.kill_at:
-                if worker.aborted:
+                if aborting:
                     error_log.error(
                         "Worker %d did not answer SIGABRT (blocked inside C code?); "
                         "killing it with SIGKILL",
@@ -455,9 +441,9 @@ class Master:
                     error_log.error("Worker %d missed its deadline; killing it", worker.pid)
                 _kill(worker.pid, signal.SIGKILL)
                 worker.kill_at = None
-            elif not timeout or worker.aborted:
+            elif not timeout or aborting:
                 continue
-            elif worker.ready and now - worker.last_beat > timeout:
+            elif worker.booted and now - worker.last_beat > timeout:
                 error_log.critical(
                     "WORKER TIMEOUT: worker %d has not run its event loop for %.1f s; "
                     "aborting it (its stack follows from the worker)",
@@ -465,7 +451,11 @@ class Master:
                     now - worker.last_beat,
                 )
                 self._abort(worker, now)
-            elif not worker.ready and worker.stop_sent is None and now - worker.started > timeout:
+            elif (
+                not worker.booted
+                and worker.state in (WorkerState.BOOTING, WorkerState.RETIRING)
+                and now - worker.started > timeout
+            ):
                 error_log.critical(
                     "WORKER TIMEOUT: worker %d has not finished booting in %.1f s; "
                     "aborting it (where the app's import hangs follows from the worker)",
@@ -484,9 +474,7 @@ class Master:
         A stuck worker that was serving is replaced at once; one stuck booting
         is not, since its exit is a boot error, which decides what comes next.
         """
-        worker.aborted = True
-        if worker.ready:
-            worker.stop_sent = worker.stop_sent or now
+        worker.move(WorkerState.ABORTING)
         worker.kill_at = now + KILL_BACKSTOP
         _kill(worker.pid, signal.SIGABRT)
 
@@ -519,18 +507,18 @@ class Master:
         if worker.boot_error is not None or code == EXIT_BOOT_ERROR:
             self._on_boot_error(worker, worker.boot_error or "a worker failed to boot")
             return
-        if worker.aborted and not worker.ready:
+        if worker.state is WorkerState.ABORTING and not worker.booted:
             reason = f"the app did not finish loading within {self.cfg.timeout:.0f} s (--timeout)"
             self._on_boot_error(worker, reason)
             return
-        if worker.aborted:
+        if worker.state is WorkerState.ABORTING:
             how = f"status {code}" if code >= 0 else signal.Signals(-code).name
             error_log.error("Stuck worker %d is gone (%s); starting a new one", worker.pid, how)
             return
-        if worker.stop_sent is not None:
+        if worker.state is WorkerState.STOPPING:
             if code == 0:
                 error_log.info("Worker %d exited", worker.pid)
-            elif not worker.ready:
+            elif not worker.booted:
                 error_log.info("Worker %d stopped while booting", worker.pid)
             else:
                 error_log.warning("Worker %d stopped (%s)", worker.pid, _describe_exit(code))
@@ -543,8 +531,10 @@ class Master:
     def _on_worker_ready(self, worker: WorkerHandle) -> None:
         error_log.info("Booted worker %d (age %d)", worker.pid, worker.age)
         self.respawn_delay = MIN_RESPAWN_DELAY
-        current = [w for w in self.workers.values() if w.active]
-        all_ready = len(current) >= self.num_workers and all(w.ready for w in current)
+        current = self._active()
+        all_ready = len(current) >= self.num_workers and all(
+            w.state is WorkerState.READY for w in current
+        )
         if self.lifecycle.state is State.BOOTING and all_ready:
             self.lifecycle.move(State.SERVING, f"{len(current)} workers ready")
             systemd.notify("READY=1", f"STATUS=serving with {len(current)} workers")
@@ -567,8 +557,8 @@ class Master:
             self.raw_env.apply(old_cfg.raw_env)  # for the old app's respawned workers
             for other in self.workers.values():
                 if other.generation == old_generation:
-                    other.retiring = False
-                elif other.stop_sent is None:
+                    other.keep()
+                elif not other.told_to_stop:
                     self._stop_worker(other, graceful=False)
             systemd.notify("READY=1", "STATUS=reload failed; serving the previous app")
             return
@@ -579,10 +569,10 @@ class Master:
             error_log.error("The changed app did not load; the running workers keep serving")
             # Keep the newest of the retiring workers, as many as are missing:
             # an older one may still run code from before the last good edit.
-            missing = self.num_workers - sum(1 for w in self.workers.values() if w.active)
-            retiring = [w for w in self.workers.values() if w.retiring and w.stop_sent is None]
+            missing = self.num_workers - len(self._active())
+            retiring = self._retiring()
             for other in sorted(retiring, key=lambda w: w.age, reverse=True)[: max(missing, 0)]:
-                other.retiring = False
+                other.keep()
             self._stop_replaced_workers()
             self.respawn_not_before = monotonic() + self.respawn_delay
             self.respawn_delay = min(self.respawn_delay * 2, MAX_RESPAWN_DELAY)
