@@ -249,7 +249,7 @@ def _check_paths(cfg: Config) -> list[str]:
 
 
 def _check_binds(cfg: Config) -> list[str]:
-    from glade.supervisor.sockets import parse_address
+    from glade.addresses import parse_address
 
     problems = []
     for text in cfg.bind:

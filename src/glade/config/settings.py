@@ -28,6 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from glade.addresses import parse_address
+from glade.errors import SettingError
+
 SECTIONS = (
     "Config",
     "Server socket",
@@ -42,10 +45,6 @@ SECTIONS = (
 )
 
 NOT_YET = "is not supported yet and is ignored"
-
-
-class SettingError(ValueError):
-    """A value that a setting refuses; the message says what is expected."""
 
 
 @dataclass(frozen=True)
@@ -204,8 +203,6 @@ def _peer_list(value: Any) -> list[str]:
 
 @_expects("an address like 127.0.0.1:8000, [::1]:8000 or unix:/run/app.sock, or a list of them")
 def _bind_list(value: Any) -> list[str]:
-    from glade.supervisor.sockets import parse_address
-
     expected = "expected an address like 127.0.0.1:8000, [::1]:8000 or unix:PATH"
     if isinstance(value, str):
         addresses = [part.strip() for part in value.split(",") if part.strip()]

@@ -53,7 +53,8 @@ except ImportError as _error:  # only people who use this module need gunicorn
     ) from _error
 
 from glade import SERVER_SOFTWARE
-from glade.config.settings import SETTINGS, SettingError
+from glade.config.settings import SETTINGS
+from glade.errors import SettingError
 from glade.http.parser import Limits
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log

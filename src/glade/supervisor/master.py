@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from time import monotonic
 
+from glade.addresses import bound_address, parse_address
 from glade.app import AppImportError
 from glade.hooks import HookFailed, call_hook
 from glade.identity import IdentityError
@@ -31,13 +32,7 @@ from glade.lifecycle import Lifecycle, State
 from glade.logging import LogConfigError, error_log, reopen_log_files, setup_logging
 from glade.supervisor import systemd, upgrade
 from glade.supervisor.pidfile import Pidfile
-from glade.supervisor.sockets import (
-    BindError,
-    bind,
-    bound_address,
-    parse_address,
-    refuse_new_connections,
-)
+from glade.supervisor.sockets import BindError, bind, refuse_new_connections
 from glade.supervisor.worker_handle import WorkerHandle, WorkerState
 from glade.tls import TLSError, server_context
 

@@ -19,6 +19,7 @@ import sysconfig
 import traceback
 from time import monotonic
 
+from glade.addresses import bound_address
 from glade.app import AppImportError, import_app, prepare_path
 from glade.hooks import call_hook
 from glade.http.parser import Limits
@@ -26,7 +27,6 @@ from glade.identity import IdentityError
 from glade.identity import switch as switch_identity
 from glade.lifecycle import Lifecycle, State
 from glade.logging import AccessLog, access_log_wanted, error_log
-from glade.supervisor.sockets import bound_address
 from glade.tls import TLSError, server_context
 from glade.workers.options import ServingOptions, ServingState
 from glade.workers.reloader import SourceWatcher
