@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format docs bench clean
+.PHONY: run test soak lint format docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/python -m glade.config.docs --check docs/settings.md
 	$(BIN)/python -m pytest -q
-	$(BIN)/python tests/contrib/run_matrix.py
+	$(BIN)/python tests/run_matrix.py
+
+# The long forms of the "loses nothing" tests: the original report's sizes,
+# and 50 repetitions of each stop, reload and recycling scenario.
+soak: $(STAMP)
+	GLADE_FULL_SIZE=1 GLADE_STRESS_RUNS=50 $(BIN)/python -m pytest -q \
+		tests/integration/test_no_lost_bytes.py tests/integration/lifecycle/test_no_lost_requests.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -105,7 +105,6 @@ class HTTPConnection:
         "_expects_continue",
         "_keep_alive",
         "_parser",
-        "_pending",
         "_received",
         "_request_done",
         "bytes_sent",
@@ -122,7 +121,6 @@ class HTTPConnection:
         self._keep_alive = keep_alive
         self.request: Request | None = None  # the one being answered, or last answered
         self.requests = 0  # requests handed out so far
-        self._pending: Request | None = None  # a pipelined request read too early
         self._request_done = True  # its END_OF_MESSAGE was seen
         self._received = 0  # body bytes of the current request handed out
         self._dropped = 0  # body bytes dropped after its response
@@ -161,7 +159,7 @@ class HTTPConnection:
         pipelined the next request. Not for a connection closed between
         requests: its client sent nothing (the caller checks the kernel).
         """
-        if self._parser.in_message or self._parser.has_events or self._pending is not None:
+        if self._parser.in_message or self._parser.has_events:
             return True
         request = self.request
         return (
@@ -177,7 +175,6 @@ class HTTPConnection:
         return (
             self.phase is Phase.IDLE
             and self._request_done
-            and self._pending is None
             and not self._parser.in_message
             and not self._parser.has_events
         )
@@ -209,16 +206,13 @@ class HTTPConnection:
             return CLOSED
         if phase is Phase.RESPONDING:
             if self._request_done:
-                return PAUSED
+                return PAUSED  # a pipelined request waits for this response
             event = self._parser_event()
             if type(event) is Body:
                 self._received += len(event.data)
             elif event is END_OF_MESSAGE:
                 self._request_done = True
             return event
-        if self._pending is not None:
-            request, self._pending = self._pending, None
-            return self._hand_out(request)
         while True:
             event = self._parser_event()
             if type(event) is Request:
@@ -249,10 +243,7 @@ class HTTPConnection:
                 self._move(Phase.CLOSING)
             raise
 
-    def _hand_out(self, request: Request):
-        if self.phase is Phase.RESPONDING:
-            self._pending = request
-            return PAUSED
+    def _hand_out(self, request: Request) -> Request:
         if self.phase is Phase.IDLE:
             self._move(Phase.RECEIVING)
         self._move(Phase.RESPONDING)

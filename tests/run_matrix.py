@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""Run tests/contrib against each gunicorn version people run, one venv each.
+"""Run tests against the versions of Glade's dependencies people run, one venv each.
 
-    python tests/contrib/run_matrix.py            # every entry of MATRIX
-    python tests/contrib/run_matrix.py 22         # the entries whose name contains "22"
+    python tests/run_matrix.py            # every entry of MATRIX
+    python tests/run_matrix.py 22         # the entries whose name contains "22"
 
-Each entry gets its own venv under tests/contrib/.venv/ (ignored by git,
-pytest and ruff), with Glade installed editable, so a source change needs
-no reinstall. A venv is reused while its package list is unchanged; delete
-tests/contrib/.venv/ to start over. Exit status 0 only if every entry passed.
+Entries:
+- the gunicorn worker class (tests/contrib) under each gunicorn version;
+- the connection and lifecycle tests under the oldest gevent and httptools
+  that pyproject.toml allows (the main run has the newest): the seed of
+  this project was a patch that broke with new gunicorn and gevent
+  versions, so both ends of each range are tested.
+
+Each entry gets its own venv under tests/.venv/ (ignored by git, pytest and
+ruff), with Glade installed editable, so a source change needs no
+reinstall. A venv is reused while its package list is unchanged; delete
+tests/.venv/ to start over. Exit status 0 only if every entry passed.
 """
 
 from __future__ import annotations
@@ -19,14 +26,26 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 VENVS = Path(__file__).resolve().parent / ".venv"
 
-# name -> what pip installs next to Glade. gunicorn 22.0.0 is the version of
-# gunicorn issue #3239, with the gevent of that report (24.2.1).
+CONNECTION_TESTS = [
+    "tests/integration/lifecycle",
+    "tests/integration/test_connections.py",
+    "tests/integration/test_no_lost_bytes.py",
+    "tests/unit/http",
+]
+# name -> (what pip installs next to Glade, the tests to run). gunicorn
+# 22.0.0 is the version of gunicorn issue #3239, with the gevent of that
+# report (24.2.1); gevent 24.2.1 and httptools 0.6.4 are pyproject.toml's
+# floors (httptools 0.6.1 lets obs-fold and other smuggling vectors through).
 MATRIX = {
-    "gunicorn-27.0.1": ["gunicorn==27.0.1", "gevent"],
-    "gunicorn-22.0.0": ["gunicorn==22.0.0", "gevent==24.2.1"],
+    "gunicorn-27.0.1": (["gunicorn==27.0.1", "gevent"], ["tests/contrib"]),
+    "gunicorn-22.0.0": (["gunicorn==22.0.0", "gevent==24.2.1"], ["tests/contrib"]),
+    "oldest-gevent": (
+        ["gevent==24.2.1", "httptools==0.6.4", "hypothesis>=6.100", "h11>=0.14"],
+        CONNECTION_TESTS,
+    ),
 }
 TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.2"]
 STAMP = ".glade-contrib-installed"
@@ -45,17 +64,18 @@ def main(argv: list[str]) -> int:
     for name in names:
         started = time.monotonic()
         venv = VENVS / name
-        ok = _ensure_venv(python, venv, [*MATRIX[name], *TEST_TOOLS])
+        packages, tests = MATRIX[name]
+        ok = _ensure_venv(python, venv, [*packages, *TEST_TOOLS])
         setup = time.monotonic() - started
         status = "setup failed"
         if ok:
-            status, counts = _run_tests(venv, name)
+            status, counts = _run_tests(venv, name, tests)
             passed += counts.get("passed", 0)
             failed += counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
         else:
             failed += 1
         results.append((name, status, setup, time.monotonic() - started - setup))
-    print("\ngunicorn matrix:")
+    print("\nmatrix:")
     for name, status, setup, tests in results:
         print(f"  {name:18} {status:24} (venv {setup:5.1f} s, tests {tests:5.1f} s)")
     print(f"matrix: {passed} passed, {failed} failed")
@@ -79,10 +99,10 @@ def _ensure_venv(python: str, venv: Path, packages: list[str]) -> bool:
     return True
 
 
-def _run_tests(venv: Path, name: str) -> str:
-    print(f"== {name}: pytest tests/contrib", flush=True)
+def _run_tests(venv: Path, name: str, tests: list[str]) -> tuple[str, dict]:
+    print(f"== {name}: pytest {' '.join(tests)}", flush=True)
     command = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    command += ["tests/contrib"]
+    command += tests
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("VIRTUAL_ENV", None)
     counts: dict[str, int] = {}
