@@ -207,8 +207,9 @@ class GeventWorker(_GunicornWorker):
                 self._request_stop("alive was set to False", graceful=True)
             else:
                 server.wake.wait(self._beat_interval)
-        # gunicorn's master keeps the listeners open: nothing queued is lost.
-        server.stop_accepting(take_backlog=False)
+        # gunicorn's master closes its copies of the listeners first when it
+        # stops: whatever the kernel queued for this worker is answered.
+        server.stop_accepting(take_backlog=True)
         self.lifecycle.move(State.DRAINING, self._stop_why)
         who = f"worker {self.pid}"
         if not self._force:
