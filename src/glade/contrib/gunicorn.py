@@ -72,6 +72,8 @@ BEAT_INTERVAL = 1.0
 # The worker cuts what is left this long before graceful_timeout, counted from
 # the signal, so that it has exited before the master's SIGKILL could fire.
 CUT_MARGIN = 0.5
+# How long cut greenlets get to unwind before the worker exits anyway.
+KILL_WAIT = 0.25
 _GLADE_SETTINGS = {setting.name: setting for setting in SETTINGS}
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
@@ -207,15 +209,24 @@ class GeventWorker(_GunicornWorker):
                 self._request_stop("alive was set to False", graceful=True)
             else:
                 server.wake.wait(self._beat_interval)
-        # gunicorn's master closes its copies of the listeners first when it
-        # stops: whatever the kernel queued for this worker is answered.
-        server.stop_accepting(take_backlog=True)
         self.lifecycle.move(State.DRAINING, self._stop_why)
         who = f"worker {self.pid}"
-        if not self._force:
+        if self._force:
+            server.stop_accepting(take_backlog=False)
+        else:
             cut_at = self._stop_at + max(0.0, cfg.graceful_timeout - CUT_MARGIN)
-            server.drain(cut_at, beat=self.notify, forced=self._forced, who=who)
-        server.cut("forced stop" if self._force else "graceful timeout", who)
+            server.drain(
+                cut_at,
+                beat=self.notify,
+                forced=self._forced,
+                who=who,
+                beat_every=self._beat_interval,
+                # gunicorn's master cannot say whether the other workers go on
+                # serving (HUP, max_requests): their queue is left to them.
+                take_backlog=False,
+            )
+        # gunicorn's SIGKILL comes at graceful_timeout: unwind within the margin.
+        server.cut("forced stop" if self._force else "graceful timeout", who, unwind=KILL_WAIT)
         self.lifecycle.move(State.STOPPED)
         self._ignore_late_signals()
 

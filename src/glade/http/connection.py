@@ -48,8 +48,13 @@ class Phase(enum.Enum):
     RESPONDING = "responding"
     CLOSING = "closing"
 
+    # Members are compared by identity; hashing them the same way keeps the
+    # table lookups of every request in C (Enum's own __hash__ is Python).
+    __hash__ = object.__hash__
+
 
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    # A whole request in one read goes straight to RESPONDING.
     Phase.IDLE: frozenset({Phase.RECEIVING, Phase.RESPONDING, Phase.CLOSING}),
     Phase.RECEIVING: frozenset({Phase.RESPONDING, Phase.CLOSING}),
     # The end of a response: back to IDLE, or CLOSING when keep-alive is off.
@@ -103,13 +108,14 @@ class HTTPConnection:
         "_content_length",
         "_dropped",
         "_expects_continue",
-        "_keep_alive",
         "_parser",
         "_received",
         "_request_done",
         "bytes_sent",
         "head_sent",
+        "keep_alive",
         "phase",
+        "receive_data",
         "request",
         "requests",
         "status_code",
@@ -117,17 +123,21 @@ class HTTPConnection:
 
     def __init__(self, limits: Limits | None = None, *, keep_alive: bool = True) -> None:
         self._parser = RequestParser(limits)
+        # receive_data(bytes): what the client sent; its meaning comes out of
+        # next_event(). Called for every read: the parser's own feed, without
+        # a frame of ours around it.
+        self.receive_data = self._parser.feed
         self.phase = Phase.IDLE
-        self._keep_alive = keep_alive
+        # May this connection serve another request after the current one?
+        # Read it; only this object writes it.
+        self.keep_alive = keep_alive
         self.request: Request | None = None  # the one being answered, or last answered
         self.requests = 0  # requests handed out so far
         self._request_done = True  # its END_OF_MESSAGE was seen
         self._received = 0  # body bytes of the current request handed out
         self._dropped = 0  # body bytes dropped after its response
         self._expects_continue = False
-        self._reset_response()
-
-    def _reset_response(self) -> None:
+        # The response to the current request:
         self.status_code = 0
         self.head_sent = False
         self.bytes_sent = 0  # body bytes, without chunk framing
@@ -143,24 +153,23 @@ class HTTPConnection:
     # -- what the serving loop asks ------------------------------------------
 
     @property
-    def keep_alive(self) -> bool:
-        """May this connection serve another request after the current one?"""
-        return self._keep_alive
-
-    @property
     def client_may_send_more(self) -> bool:
-        """The client may have sent, or be sending, bytes not read yet.
+        """Bytes of the client's are known to be on their way or unread: part
+        of a request (or of its body) was received, or a pipelined request
+        already came in.
 
         When so, closing must be a lingering close: closing a socket with
         unread data makes the kernel send a reset, which can destroy the
-        response before the client reads it. True when part of a request was
-        received (or its body not all read), and when the client asked for
-        keep-alive but the server closed after a response: it may have
-        pipelined the next request. Not for a connection closed between
-        requests: its client sent nothing (the caller checks the kernel).
+        response before the client reads it.
         """
-        if self._parser.in_message or self._parser.has_events:
-            return True
+        return self._parser.in_message or self._parser.has_events
+
+    @property
+    def client_may_pipeline(self) -> bool:
+        """The server closes a connection its client wanted to keep: the
+        client may have sent its next request already, which only the kernel
+        can tell (bytes received, not read yet). A client that asked to
+        close, or that closed, sends nothing more."""
         request = self.request
         return (
             self.phase is Phase.CLOSING
@@ -171,13 +180,9 @@ class HTTPConnection:
 
     @property
     def between_requests(self) -> bool:
-        """IDLE, with nothing of a next request (nor of the last one's body) pending."""
-        return (
-            self.phase is Phase.IDLE
-            and self._request_done
-            and not self._parser.in_message
-            and not self._parser.has_events
-        )
+        """After next_event() said NEED_DATA: nothing of a next request (nor
+        of the last one's body) has arrived; the wait is an idle one."""
+        return self.phase is Phase.IDLE and self._request_done
 
     def start_closing(self) -> None:
         """No further request: a drain, or a worker about to retire.
@@ -186,14 +191,9 @@ class HTTPConnection:
         connection between requests has nothing more to do (the caller closes
         it once it has been quiet for a moment: see docs/http.md).
         """
-        self._keep_alive = False
+        self.keep_alive = False
 
     # -- receiving -------------------------------------------------------------
-
-    def receive_data(self, data: bytes) -> None:
-        self._parser.feed(data)
-        if self.phase is Phase.IDLE and self._parser.in_message and self._request_done:
-            self._move(Phase.RECEIVING)
 
     def receive_eof(self) -> None:
         self._parser.feed_eof()
@@ -207,21 +207,40 @@ class HTTPConnection:
         if phase is Phase.RESPONDING:
             if self._request_done:
                 return PAUSED  # a pipelined request waits for this response
-            event = self._parser_event()
-            if type(event) is Body:
-                self._received += len(event.data)
-            elif event is END_OF_MESSAGE:
-                self._request_done = True
-            return event
+            return self.body_event()
+        parser = self._parser
         while True:
-            event = self._parser_event()
+            try:
+                event = parser.next_event()
+            except HTTPError:
+                self.keep_alive = False
+                self._move(Phase.CLOSING)
+                raise
             if type(event) is Request:
-                return self._hand_out(event)
+                # IDLE or RECEIVING -> RESPONDING, both in the table.
+                self.phase = Phase.RESPONDING
+                self.request = event
+                self.requests += 1
+                done = self._request_done = not event.has_body
+                if done:
+                    parser.next_event()  # a bodiless request's END_OF_MESSAGE
+                self._received = 0
+                self._dropped = 0
+                self._expects_continue = event.expect_continue and not done
+                if not event.keep_alive:
+                    self.keep_alive = False
+                self.status_code = 0
+                self.head_sent = False
+                self.bytes_sent = 0
+                self._content_length = None
+                self._chunked = False
+                self._body_allowed = True
+                return event
             if event is NEED_DATA:
-                if self._parser.dead:
+                if parser.dead:
                     self._move(Phase.CLOSING)
                     return CLOSED
-                if self._request_done and self._parser.in_message and phase is Phase.IDLE:
+                if phase is Phase.IDLE and self._request_done and parser.in_message:
                     self._move(Phase.RECEIVING)
                 return NEED_DATA
             # The rest of a body the app left unread: dropped, within a bound.
@@ -230,41 +249,37 @@ class HTTPConnection:
             else:
                 self._dropped += len(event.data)
                 if self._dropped > SKIPPABLE_BODY:
-                    self._keep_alive = False
+                    self.keep_alive = False
                     self._move(Phase.CLOSING)
                     return CLOSED
 
+    def body_event(self):
+        """The next piece of the body of the request being (or just) answered:
+        Body, END_OF_MESSAGE, or NEED_DATA; never the next request.
+
+        The app's reader calls this, also after the response (a result's
+        close() or a hook may read the body late): those pieces are the app's,
+        not dropped. Raises HTTPError for a broken body.
+        """
+        if self._request_done:
+            return END_OF_MESSAGE
+        event = self._parser_event()
+        if type(event) is Body:
+            self._received += len(event.data)
+        elif event is END_OF_MESSAGE:
+            self._request_done = True
+        return event
+
     def _parser_event(self):
+        """The parser's next event; a broken body ends keep-alive (the app
+        still gets to answer: fail_response() closes after that)."""
         try:
             return self._parser.next_event()
         except HTTPError:
-            self._keep_alive = False
-            if self.phase is not Phase.CLOSING and self.phase is not Phase.RESPONDING:
+            self.keep_alive = False
+            if self.phase is not Phase.RESPONDING:
                 self._move(Phase.CLOSING)
             raise
-
-    def _hand_out(self, request: Request) -> Request:
-        if self.phase is Phase.IDLE:
-            self._move(Phase.RECEIVING)
-        self._move(Phase.RESPONDING)
-        self.request = request
-        self.requests += 1
-        self._request_done = not request.has_body
-        if self._request_done:
-            self._skip_end_of_message()
-        self._received = 0
-        self._dropped = 0
-        self._expects_continue = request.expect_continue and not self._request_done
-        if not request.keep_alive:
-            self._keep_alive = False
-        self._reset_response()
-        return request
-
-    def _skip_end_of_message(self) -> None:
-        """A request without a body: its END_OF_MESSAGE comes right after it."""
-        event = self._parser.next_event()
-        if event is not END_OF_MESSAGE:  # pragma: no cover - llhttp guarantees it
-            raise RuntimeError(f"expected the end of a bodiless request, got {event!r}")
 
     def continue_response(self) -> bytes:
         """`100 Continue` when the app first asks for a body the client holds
@@ -301,7 +316,7 @@ class HTTPConnection:
             raise RuntimeError("a second response head for one request")
         http11 = request.http_version == "1.1"
         if close:
-            self._keep_alive = False
+            self.keep_alive = False
         self.status_code = status_code
         self._body_allowed = not (
             request.method == "HEAD" or status_code < 200 or status_code in (204, 304)
@@ -314,11 +329,11 @@ class HTTPConnection:
                 self._chunked = True
                 lines.append(b"Transfer-Encoding: chunked\r\n")
             else:
-                self._keep_alive = False  # the end of the body is the close
+                self.keep_alive = False  # the end of the body is the close
         self._content_length = content_length
-        if self._keep_alive and not self._request_done and not self._body_skippable():
-            self._keep_alive = False
-        if not self._keep_alive:
+        if self.keep_alive and not self._request_done and not self._body_skippable():
+            self.keep_alive = False
+        if not self.keep_alive:
             lines.append(b"Connection: close\r\n")
         elif not http11:
             lines.append(b"Connection: keep-alive\r\n")
@@ -326,6 +341,34 @@ class HTTPConnection:
         self.head_sent = True
         self._expects_continue = False
         return b"".join(lines)
+
+    def whole_response(
+        self,
+        status_code: int,
+        lines: list[bytes],
+        body: bytes,
+        *,
+        content_length: int | None,
+        close: bool = False,
+    ) -> tuple[bytes, bytes]:
+        """A response whose body is known whole (the common `return [body]`):
+        its head and framed body, and the response is complete. The same as
+        response_head(), response_body() and end_response(), in one call."""
+        size = len(body)
+        head = self.response_head(
+            status_code, lines, content_length=content_length, known_length=size, close=close
+        )
+        if not self._body_allowed:
+            body = b""
+        elif content_length is not None and content_length != size:
+            if size > content_length:
+                body = body[:content_length]  # more than the app announced
+            else:
+                self.keep_alive = False  # the client would wait for bytes that never come
+        self.bytes_sent = len(body)
+        # RESPONDING -> IDLE or CLOSING (response_head checked the phase).
+        self.phase = Phase.IDLE if self.keep_alive else Phase.CLOSING
+        return head, body
 
     def _body_skippable(self) -> bool:
         """Can the part of the request body the app has not read (yet) be
@@ -369,7 +412,7 @@ class HTTPConnection:
                 end = LAST_CHUNK
             elif self._content_length is not None and self.bytes_sent < self._content_length:
                 # The client still waits for bytes that will never come.
-                self._keep_alive = False
+                self.keep_alive = False
         self._finish()
         return end
 
@@ -377,7 +420,7 @@ class HTTPConnection:
         """The request failed (the app raised, its body was refused, ...):
         an error response if no head went out yet, else nothing, since
         closing is the only signal left mid-body. The connection closes."""
-        self._keep_alive = False
+        self.keep_alive = False
         data = b""
         if not self.head_sent:
             data = error_response(status, reason)
@@ -386,20 +429,33 @@ class HTTPConnection:
         self._finish()
         return data
 
+    def abandon(self) -> None:
+        """The client went away (or stopped reading): nothing more is sent,
+        and the connection closes. The status stays what was sent, if any."""
+        self.keep_alive = False
+        self._finish()
+
     def _finish(self) -> None:
         if self.phase is Phase.RESPONDING:
-            self._move(Phase.IDLE if self._keep_alive else Phase.CLOSING)
+            self._move(Phase.IDLE if self.keep_alive else Phase.CLOSING)
         elif self.phase is not Phase.CLOSING:
             # A failure after the response was complete (its last send):
             # the connection ends all the same.
             self._move(Phase.CLOSING)
 
     def refuse(self, error: HTTPError) -> bytes:
-        """The answer to a request that broke the rules; the connection closes."""
-        self._keep_alive = False
-        self.status_code = error.status
+        """The answer to a request that broke the rules; the connection closes.
+
+        b"" when the error is in the rest of a body whose request was already
+        answered: no request waits for this answer, and the client would
+        read it as the answer to its next one.
+        """
+        self.keep_alive = False
         if self.phase is not Phase.CLOSING:
             self._move(Phase.CLOSING)
+        if not self._request_done:
+            return b""
+        self.status_code = error.status
         return error_response(error.status, error.reason)
 
     def close(self) -> None:

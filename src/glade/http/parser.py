@@ -43,6 +43,7 @@ class Request:
         "chunked",
         "content_length",
         "expect_continue",
+        "has_body",
         "headers",
         "http_version",
         "keep_alive",
@@ -69,10 +70,7 @@ class Request:
         self.expect_continue = expect_continue
         self.content_length = content_length
         self.chunked = chunked
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
+        self.has_body = chunked or bool(content_length)
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.target!r} HTTP/{self.http_version}>"

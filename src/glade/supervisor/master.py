@@ -724,9 +724,13 @@ class Master:
         # When the sockets close for good, no new handshake may begin first:
         # one completed after a worker's last accept would be reset.
         if self._listeners_close_for_good():
-            self.listeners_closing = True
-            for listener in self.listeners:
-                refuse_new_connections(listener)
+            # Workers may keep accepting a moment only if nothing new can
+            # arrive: TCP listeners filtered, UNIX socket files removed.
+            closed_to_new = [
+                refuse_new_connections(listener) or self._unlinks_on_close(listener)
+                for listener in self.listeners
+            ]
+            self.listeners_closing = all(closed_to_new)
         self._close_listeners()
         for worker in self.workers.values():
             self._stop_worker(worker, graceful=True)
@@ -746,6 +750,15 @@ class Master:
         error_log.info("Forced stop (%s)", why)
         for worker in self.workers.values():
             self._stop_worker(worker, graceful=False)
+
+    def _unlinks_on_close(self, listener: socket.socket) -> bool:
+        """A UNIX socket whose file this master removes when it closes it."""
+        if listener.family != socket.AF_UNIX:
+            return False
+        try:
+            return listener.getsockname() in self.owned_unix_paths
+        except OSError:
+            return False
 
     def _close_listeners(self) -> None:
         for listener in self.listeners:

@@ -102,7 +102,8 @@ class Connection:
         server.connections.add(self)
         try:
             self._serve(accepted_at)
-            if self.http.client_may_send_more:
+            http = self.http
+            if http.client_may_send_more or (http.client_may_pipeline and self.request_waiting()):
                 self._linger()
         except ClientStalled as stalled:
             error_log.warning("%s", stalled)
@@ -304,7 +305,7 @@ class Connection:
                 f"(--body-timeout); {self.written - written_before} bytes of it were sent"
             ) from None
         except ClientDisconnected:
-            http.fail_response(500)
+            http.abandon()
         except BadRequestBody as error:
             self._log_refusal(error.status, error.reason)
             self._send_quietly(http.fail_response(error.status, error.reason))
@@ -355,13 +356,13 @@ class Connection:
         http = self.http
         while True:
             try:
-                event = http.next_event()
+                event = http.body_event()
             except HTTPError as error:
                 raise BadRequestBody(error.status, error.reason) from None
             if type(event) is Body:
                 return event.data
             if event is not NEED_DATA:
-                return b""  # END_OF_MESSAGE, or PAUSED once the body was read
+                return b""  # END_OF_MESSAGE
             continue_response = http.continue_response()
             if continue_response:
                 self._send(continue_response)
@@ -496,7 +497,7 @@ class Connection:
             return True
         try:
             count = fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-        except OSError:
+        except (OSError, ValueError):  # ValueError: already closed
             return False
         return int.from_bytes(count, sys.byteorder) > 0
 

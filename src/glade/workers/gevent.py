@@ -25,6 +25,11 @@ BEAT_INTERVAL = 1.0
 # A drain cuts what is left this long before the master's deadline, so that
 # the worker logs, runs its exit hook and exits before the backstop fires.
 CUT_MARGIN = 0.25
+# When the listeners close for good, the master has already stopped new
+# handshakes; the ones under way complete within a round trip. They are
+# accepted for this long, then the listeners close, so that new clients are
+# refused soon rather than left retrying their SYN through the whole drain.
+HANDSHAKE_WINDOW = 0.25
 
 
 # Modules a gevent worker imports anyway, loaded once in the master so that
@@ -146,15 +151,13 @@ class GeventWorker(Worker):
         who = f"worker {self.pid}"
         if self._stop_graceful:
             self.begin_drain(self._stop_why)
-            cut_at = self.drain_deadline - CUT_MARGIN
-            forced = lambda: self._stop_now  # noqa: E731
-            if not self.listeners_closing:
-                server.stop_accepting(take_backlog=True)
-            # Else no new handshake can begin: keep accepting the ones the
-            # kernel completes until the drain is over, then take the last.
-            server.drain(cut_at, beat=self.beat, forced=forced, who=who)
-            if self.listeners_closing and server.stop_accepting(take_backlog=True):
-                server.drain(cut_at, beat=self.beat, forced=forced, who=who)
+            server.drain(
+                self.drain_deadline - CUT_MARGIN,
+                beat=self.beat,
+                forced=lambda: self._stop_now,
+                who=who,
+                keep_accepting_for=HANDSHAKE_WINDOW if self.listeners_closing else 0.0,
+            )
         else:
             server.stop_accepting(take_backlog=False)
             self.lifecycle.move(State.DRAINING, self._stop_why)

@@ -30,7 +30,7 @@ from glade.workers.connection import Connection
 from glade.workers.options import ServingOptions, ServingState
 
 SWEEP_INTERVAL = 0.2
-# The drain's own wake-up interval, for the heartbeat and signals.
+# How often the drain beats, unless told otherwise.
 TICK = 1.0
 # How long cut greenlets get to unwind before the worker exits anyway.
 KILL_WAIT = 1.0
@@ -186,35 +186,52 @@ class GeventServer:
             taken += 1
 
     def drain(
-        self, cut_at: float, *, beat: Callable[[], None], forced: Callable[[], bool], who: str
+        self,
+        cut_at: float,
+        *,
+        beat: Callable[[], None],
+        forced: Callable[[], bool],
+        who: str,
+        beat_every: float = TICK,
+        keep_accepting_for: float = 0.0,
+        take_backlog: bool = True,
     ) -> None:
-        """Let every connection finish, until `cut_at` (monotonic).
+        """Stop accepting, and let every connection finish, until `cut_at`.
 
-        `beat()` runs once a TICK (the heartbeat, signals); `forced()` is
-        asked at every wake-up, and True stops the wait (a forced stop).
+        `keep_accepting_for`: when the listeners close for good and the
+        kernel already starts no new handshake, the ones under way complete
+        within a round trip: accept those for this long first. `beat()` runs
+        every `beat_every` seconds (the heartbeat); `forced()` is asked at
+        every wake-up, and True stops the wait (a forced stop). Without
+        `take_backlog`, what the kernel queued is left to the other workers.
         """
         self.state.draining = True
+        if keep_accepting_for:
+            gevent.sleep(keep_accepting_for)
+        self.stop_accepting(take_backlog=take_backlog)
+        busy = self.state.busy()
         error_log.info(
             "%s draining: %d in-flight, %d waiting for a request",
             who,
-            self.state.busy(),
-            len(self.greenlets) - self.state.busy(),
+            busy,
+            len(self.greenlets) - busy,
         )
-        next_tick = 0.0
+        next_beat = 0.0
         # Greenlets, not connections: one taken from the backlog may not
         # have started to run yet.
         while self.greenlets and not forced():
             now = monotonic()
             if now >= cut_at:
                 return
-            if now >= next_tick:
+            if now >= next_beat:
                 beat()
-                next_tick = now + TICK
+                next_beat = now + beat_every
             self.wake.clear()
-            self.wake.wait(max(min(cut_at, next_tick) - now, 0.01))
+            self.wake.wait(max(min(cut_at, next_beat) - now, 0.01))
 
-    def cut(self, why: str, who: str) -> None:
-        """End every connection left, logging how many requests that cut."""
+    def cut(self, why: str, who: str, *, unwind: float = KILL_WAIT) -> None:
+        """End every connection left, logging how many requests that cut;
+        their greenlets get `unwind` seconds to finish unwinding."""
         if self.greenlets:
             error_log.warning(
                 "%s: %s; cut %d in-flight requests (%d connections)",
@@ -223,7 +240,7 @@ class GeventServer:
                 self.state.busy(),
                 len(self.greenlets),
             )
-            gevent.killall(list(self.greenlets), block=True, timeout=KILL_WAIT)
+            gevent.killall(list(self.greenlets), block=True, timeout=unwind)
         if self._sweeper is not None:
             self._sweeper.kill()
             self._sweeper = None

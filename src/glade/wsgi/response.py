@@ -199,7 +199,9 @@ class ResponseWriter:
 
     # -- writing ---------------------------------------------------------
 
-    def _build_head(self, known_length: int | None) -> bytes:
+    def _head_lines(self) -> tuple[list[bytes], int | None, bool]:
+        """The app's status line and header lines, checked and encoded; its
+        Content-Length; and whether it asked to close the connection."""
         parts = [self._status_line]
         append = parts.append
         has_date = has_server = close = False
@@ -226,12 +228,16 @@ class ResponseWriter:
             append(date_header())
         if not has_server:
             append(SERVER_HEADER)
+        return parts, content_length, close or self._server.draining
+
+    def _build_head(self, known_length: int | None) -> bytes:
+        lines, content_length, close = self._head_lines()
         return self._http.response_head(
             self._status_code,
-            parts,
+            lines,
             content_length=content_length,
             known_length=known_length,
-            close=close or self._server.draining,
+            close=close,
         )
 
     def _write_body(self, data: bytes, known_length: int | None = None) -> None:
@@ -255,8 +261,16 @@ class ResponseWriter:
             body = result[0]
             if type(body) is bytes and self.status is not None:
                 # The common `return [body]`: its length is known, one send.
-                self._write_body(body, len(body))
-                self._end()
+                lines, content_length, close = self._head_lines()
+                head, body = self._http.whole_response(
+                    self._status_code, lines, body, content_length=content_length, close=close
+                )
+                self._head = head
+                if len(body) <= _COALESCE_LIMIT:
+                    self._send(head + body)
+                else:
+                    self._send(head)
+                    self._send(body)
                 return
         if (
             type(result) is FileWrapper

@@ -8,6 +8,7 @@ check what clients and the log show.
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import time
 
@@ -219,4 +220,23 @@ def test_sigterm_gives_silent_new_connections_the_drain_grace(glade_server):
     finally:
         for sock in silent:
             sock.close()
+    assert server.tracebacks() == 0
+
+
+def test_new_clients_are_refused_soon_while_a_long_drain_runs(glade_server):
+    """New handshakes stop when the stop begins, and the listeners close a
+    moment later: a new client is refused (and a load balancer moves on)
+    instead of retrying its SYN until the last request of the drain ends."""
+    server = glade_server(APP, "-w", "2", "--graceful-timeout", "20")
+    results, threads = hold_requests(server.host, server.port, "/sleep?4", 2)
+    time.sleep(0.5)
+    server.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    started = time.monotonic()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((server.host, server.port), timeout=3).close()
+    assert time.monotonic() - started < 2.5  # at most one SYN retry, not the drain
+    join_all(threads, 10)
+    assert [r[0] for r in results] == [200, 200]  # the drain itself goes on
+    assert server.wait(timeout=10) == 0
     assert server.tracebacks() == 0
