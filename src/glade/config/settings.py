@@ -585,8 +585,11 @@ SETTINGS: tuple[Setting, ...] = (
         ("--worker-connections",),
         _integer(1),
         1000,
-        "Most connections one gevent worker serves at once; further clients "
-        "wait in the kernel's backlog.",
+        "Most connections one gevent worker serves at once. When it is full, "
+        "connections waiting for a request (idle keep-alive ones, and new ones "
+        "that have sent nothing yet) are closed, oldest first, to make room, "
+        "as nginx does; when none is waiting, further clients wait in the "
+        "kernel's backlog.",
         metavar="INT",
     ),
     Setting(
@@ -673,6 +676,18 @@ SETTINGS: tuple[Setting, ...] = (
         "On SIGTERM, keep serving this many seconds before closing the "
         "listeners and draining, so that a load balancer stops sending new "
         "requests first (Kubernetes, ECS). Ctrl+C does not wait.",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "first_byte_timeout",
+        "Timeouts",
+        ("--first-byte-timeout",),
+        _seconds,
+        5.0,
+        "How long a new connection may stay silent before its first byte: "
+        "connections that never send anything are closed without a response "
+        "(they would hold a worker's slots for --header-timeout otherwise). "
+        "0 leaves them to --header-timeout.",
         metavar="SECONDS",
     ),
     Setting(

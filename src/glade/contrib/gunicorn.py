@@ -281,6 +281,7 @@ class GeventWorker(_GunicornWorker):
                 request_body=0,
             ),
             header_timeout=_glade_setting("header_timeout") or 3600.0,
+            first_byte_timeout=_glade_setting("first_byte_timeout"),
             keepalive=float(cfg.keepalive),
             body_timeout=_glade_setting("body_timeout") or 3600.0,
             sweeps_deadlines=plain_tcp,

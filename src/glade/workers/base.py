@@ -168,6 +168,7 @@ class Worker:
                 request_body=cfg.limit_request_body,
             ),
             header_timeout=cfg.header_timeout or 3600.0,
+            first_byte_timeout=cfg.first_byte_timeout,
             keepalive=cfg.keepalive if self.keeps_alive else 0,
             body_timeout=cfg.body_timeout or 3600.0,
             linger_seconds=self.linger_seconds,

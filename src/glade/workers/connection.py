@@ -167,7 +167,11 @@ class Connection:
         been quiet for the drain's grace."""
         options = self.options
         if head_deadline is not None:
-            deadline = head_deadline  # the first request: its head's time counts from the accept
+            # The first request: its head's time counts from the accept, and
+            # a connection that stays silent goes sooner.
+            deadline = head_deadline
+            if options.first_byte_timeout:
+                deadline = min(deadline, idle_since + options.first_byte_timeout)
         elif self.http.keep_alive:
             deadline = idle_since + options.keepalive
         else:
@@ -188,7 +192,9 @@ class Connection:
                         if self.expired:  # shut for reading: this request is the last
                             self.http.start_closing()
                         continue  # it arrived as the wait ended: serve it
-                    if monotonic() >= deadline:
+                    # Expired: by the sweeper at the deadline, for a drain, or to
+                    # make room in a full worker. Else a slice of the wait ended.
+                    if self.expired or monotonic() >= deadline:
                         return None
         finally:
             self.idle_since = 0.0

@@ -14,6 +14,8 @@ request close after `drain_grace` of quiet (the sweeper expires them).
 
 from __future__ import annotations
 
+import heapq
+import os
 import socket as _stdlib_socket
 import traceback
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from time import monotonic
 
 import gevent
 import gevent.event
+from gevent import monkey
 
 from glade.logging import error_log
 from glade.tls import handshake
@@ -29,7 +32,14 @@ from glade.workers.base import WorkerAborted, needs_nodelay
 from glade.workers.connection import Connection
 from glade.workers.options import ServingOptions, ServingState
 
+# The unpatched select: asks the kernel, never switches greenlets.
+_poll_select = monkey.get_original("select", "select")
 SWEEP_INTERVAL = 0.2
+# A full worker looks this often for new clients waiting in the backlog.
+FULL_POLL = 0.05
+# At most this many waiting connections are closed at once to make room.
+SHED_BATCH = 32
+FULL_WARNING_EVERY = 10.0
 # How often the drain beats, unless told otherwise.
 TICK = 1.0
 # How long cut greenlets get to unwind before the worker exits anyway.
@@ -61,6 +71,8 @@ class GeventServer:
         self.greenlets: set = set()
         self._slot_free = gevent.event.Event()
         self._acceptors: list = []
+        self._shed = 0  # connections closed to make room, since the last warning
+        self._full_logged_at = -FULL_WARNING_EVERY
         self._sweeper = None
         self._listeners: list = []
 
@@ -82,9 +94,11 @@ class GeventServer:
         errors = AcceptErrors()
         while True:
             while len(greenlets) >= limit:
-                # Full: leave further clients in the kernel's backlog.
                 self._slot_free.clear()
-                self._slot_free.wait()
+                if _client_waiting(sock) and self._make_room():
+                    self._slot_free.wait(1.0)  # the closed ones end at their next turn
+                else:
+                    self._slot_free.wait(FULL_POLL)
             try:
                 client, remote = sock.accept()
             except OSError as error:
@@ -94,6 +108,42 @@ class GeventServer:
                 continue
             errors.succeeded()
             self._start_connection(client, remote, template, nodelay)
+
+    def _make_room(self) -> int:
+        """Full, with a new client waiting: close the connections that have
+        waited longest for a request (idle keep-alive ones, and new ones
+        that have sent nothing), up to SHED_BATCH, as nginx closes its
+        reusable connections. How many; busy connections are never touched."""
+        waiting = [c for c in self.state.connections if c.idle_since and not c.expired]
+        oldest = heapq.nsmallest(SHED_BATCH, waiting, key=_idle_since)
+        for connection in oldest:
+            connection.expire()
+        self._full_report(len(oldest))
+        return len(oldest)
+
+    def _full_report(self, closed: int) -> None:
+        """One warning line at most every FULL_WARNING_EVERY seconds."""
+        self._shed += closed
+        now = monotonic()
+        if now < self._full_logged_at + FULL_WARNING_EVERY:
+            return
+        if self._shed:
+            error_log.warning(
+                "worker %d is full (worker_connections %d): closed %d connections waiting "
+                "for a request, oldest first, to make room for new clients",
+                os.getpid(),
+                self.max_connections,
+                self._shed,
+            )
+        else:
+            error_log.warning(
+                "worker %d is full (worker_connections %d) with requests in flight: "
+                "new clients wait in the kernel's backlog",
+                os.getpid(),
+                self.max_connections,
+            )
+        self._full_logged_at = now
+        self._shed = 0
 
     def _start_connection(self, client, remote, template: dict, nodelay: bool) -> None:
         if nodelay:
@@ -244,6 +294,18 @@ class GeventServer:
         if self._sweeper is not None:
             self._sweeper.kill()
             self._sweeper = None
+
+
+def _idle_since(connection) -> float:
+    return connection.idle_since
+
+
+def _client_waiting(sock) -> bool:
+    """A connection waits in this listener's backlog (a poll that never yields)."""
+    try:
+        return bool(_poll_select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
 
 
 def greenlet_stacks(skip_frame=None) -> str:

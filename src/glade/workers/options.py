@@ -30,6 +30,8 @@ class ServingOptions:
     header_timeout: float  # a request head, from its first byte (or the accept)
     keepalive: float  # an idle connection between requests; 0: one request only
     body_timeout: float  # no progress reading a body or writing a response
+    # A new connection's first byte, from the accept (0: header_timeout's).
+    first_byte_timeout: float = 0.0
     # How long a close that may leave client bytes unread reads and drops
     # them first (see Connection._linger).
     linger_seconds: float = 2.0
