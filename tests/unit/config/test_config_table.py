@@ -32,6 +32,7 @@ SAMPLES = {
     "graceful_timeout": ("5", 5.0),
     "keepalive": ("0", 0.0),
     "shutdown_delay": ("1.5", 1.5),
+    "first_byte_timeout": ("2", 2.0),
     "header_timeout": ("3", 3.0),
     "body_timeout": ("4", 4.0),
     "limit_request_line": ("0", 0),
