@@ -64,7 +64,6 @@ def _no_body() -> bytes:
 
 class Connection:
     __slots__ = (
-        "busy",
         "deadline",
         "environ_template",
         "expired",
@@ -87,7 +86,6 @@ class Connection:
         self.server = server
         self.environ_template = connection_template(environ_template, remote)
         self.http = HTTPConnection(options.limits, keep_alive=options.keepalive > 0)
-        self.busy = False  # the app is running for one of its requests
         self.idle_since = 0.0  # waiting for a request to begin since then (0: not waiting)
         self.deadline = 0.0  # when the current wait must end (0: not waiting)
         self.writing = False  # the wait is a send
@@ -295,7 +293,6 @@ class Connection:
         )
         result = None
         hooked = options.pre_request is not None or options.post_request is not None
-        self.busy = True
         written_before = self.written
         try:
             if hooked:
@@ -328,7 +325,6 @@ class Connection:
             self._send_quietly(http.fail_response(500))
             raise
         finally:
-            self.busy = False
             close = getattr(result, "close", None)
             if close is not None:
                 try:

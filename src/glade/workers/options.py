@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from glade.http.connection import Phase
 from glade.http.parser import Limits
 
 # While a worker drains, a connection waiting for a request is closed once it
@@ -68,5 +69,7 @@ class ServingState:
         self.request_done = request_done
 
     def busy(self) -> int:
-        """Connections in the middle of a request."""
-        return sum(1 for connection in self.connections if connection.busy)
+        """Connections in the middle of a request (from its head to the end
+        of its response)."""
+        responding = Phase.RESPONDING
+        return sum(1 for connection in self.connections if connection.http.phase is responding)
