@@ -78,10 +78,14 @@ def test_reload_serves_edited_code_and_survives_a_broken_edit(glade_server, tmp_
     write_app(tmp_path, "version one")
     server = glade_server("reloadable:app", "-w", "2", "--reload", cwd=tmp_path)
     assert server.get() == (200, b"version one")
+    first = set(server.worker_pids())
     with Load(server.host, server.port, clients=4) as load:
         load.wait_for(50)
         _edit_app(tmp_path, "version two")
         assert wait_until(lambda: server.get() == (200, b"version two"), 15), server.output()
+        # Both workers of version one are gone before the next edit: until
+        # then they still serve, and the next test would see them.
+        assert wait_until(lambda: not first & set(server.worker_pids()), 15), server.output()
         load.wait_for(load.counts["ok"] + 50)
     assert_no_failures(load)  # the new workers took over before the old ones left
     assert "reloadable.py changed (--reload)" in server.output()
