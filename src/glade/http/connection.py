@@ -117,7 +117,6 @@ class HTTPConnection:
         "phase",
         "receive_data",
         "request",
-        "requests",
         "status_code",
     )
 
@@ -132,7 +131,6 @@ class HTTPConnection:
         # Read it; only this object writes it.
         self.keep_alive = keep_alive
         self.request: Request | None = None  # the one being answered, or last answered
-        self.requests = 0  # requests handed out so far
         self._request_done = True  # its END_OF_MESSAGE was seen
         self._received = 0  # body bytes of the current request handed out
         self._dropped = 0  # body bytes dropped after its response
@@ -220,7 +218,6 @@ class HTTPConnection:
                 # IDLE or RECEIVING -> RESPONDING, both in the table.
                 self.phase = Phase.RESPONDING
                 self.request = event
-                self.requests += 1
                 done = self._request_done = not event.has_body
                 if done:
                     parser.next_event()  # a bodiless request's END_OF_MESSAGE

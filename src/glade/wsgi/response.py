@@ -241,18 +241,20 @@ class ResponseWriter:
         )
 
     def _write_body(self, data: bytes, known_length: int | None = None) -> None:
-        head = self._head
-        if head is None:
-            head = self._head = self._build_head(known_length)
-            data = self._http.response_body(data)
-            if len(data) <= _COALESCE_LIMIT:
-                self._send(head + data)
-            else:
-                self._send(head)
-                self._send(data)
+        if self._head is None:
+            self._head = self._build_head(known_length)
+            self._send_head_with(self._http.response_body(data))
             return
         data = self._http.response_body(data)
         if data:
+            self._send(data)
+
+    def _send_head_with(self, data: bytes) -> None:
+        """The head and the first piece of the body, in one send when small."""
+        if len(data) <= _COALESCE_LIMIT:
+            self._send(self._head + data)
+        else:
+            self._send(self._head)
             self._send(data)
 
     def finish(self, result) -> None:
@@ -266,11 +268,7 @@ class ResponseWriter:
                     self._status_code, lines, body, content_length=content_length, close=close
                 )
                 self._head = head
-                if len(body) <= _COALESCE_LIMIT:
-                    self._send(head + body)
-                else:
-                    self._send(head)
-                    self._send(body)
+                self._send_head_with(body)
                 return
         if (
             type(result) is FileWrapper
