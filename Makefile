@@ -23,10 +23,12 @@ test: $(STAMP)
 	$(BIN)/python tests/run_matrix.py
 
 # The long forms of the "loses nothing" tests: the original report's sizes,
-# and 50 repetitions of each stop, reload and recycling scenario.
+# and 50 repetitions of each stop, reload and recycling scenario; then ten
+# minutes of mixed and hostile load, sampled for leaks (its table is printed).
 soak: $(STAMP)
 	GLADE_FULL_SIZE=1 GLADE_STRESS_RUNS=50 $(BIN)/python -m pytest -q \
 		tests/integration/test_no_lost_bytes.py tests/integration/lifecycle/test_no_lost_requests.py
+	GLADE_SOAK_SECONDS=600 $(BIN)/python -m pytest -q -s tests/integration/test_soak.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
