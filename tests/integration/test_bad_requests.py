@@ -101,6 +101,18 @@ BAD_REQUESTS = {
     ),
     "missing-host": (head(), 400),
     "duplicate-host": (head("Host: a", "Host: b"), 400),
+    # RFC 9112 3.2: a Host that is not uri-host [":" port] -> 400.
+    "invalid-host": (head("Host: exa mple.com"), 400),
+    # RFC 9112 3.2.4: asterisk-form is for OPTIONS only.
+    "asterisk-get": (head("Host: x", request="GET *"), 400),
+    "asterisk-patch": (head("Host: x", "Content-Length: 0", request="PATCH *"), 400),
+    "content-length-2-63": (head("Host: x", f"Content-Length: {2**63}", request="POST /echo"), 400),
+    # RFC 9110 9.3.6: CONNECT has no content.
+    "connect-with-body": (
+        head("Host: x:1", "Content-Length: 5", request="CONNECT x:1") + b"hello",
+        400,
+    ),
+    "http-3.0-version": (head("Host: x", version="3.0"), 505),
     "unsupported-expectation": (head("Host: x", "Expect: magic"), 417),
     "request-line-too-long": (head("Host: x", request="GET /" + "a" * 2000), 414),
     "too-many-headers": (head("Host: x", *(f"X-Header-{i}: {i}" for i in range(30))), 431),

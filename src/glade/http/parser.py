@@ -19,11 +19,13 @@ still answered and nothing after it ever is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import httptools
 
 from glade.http.errors import HTTPError
+from glade.http.head_meter import HeadMeter, LineKind
 
 
 class _NeedData:
@@ -107,15 +109,18 @@ class Limits:
     request_line: int = 4094
     request_fields: int = 100
     request_field_size: int = 8190
+    request_head: int = 32768
     request_body: int = 0
 
     @property
     def head_bytes(self) -> int:
-        """Most bytes a head may take while it is still incomplete.
+        """Largest request head, finished or not (see head_meter.py).
 
-        llhttp hands a header to us only once it is complete; this bound keeps
-        a head from growing without limit inside the parser when a limit is 0.
+        Without a limit of its own, a bound from the other limits, so that a
+        head cannot grow without end inside the parser when they are 0 too.
         """
+        if self.request_head:
+            return self.request_head
         line = self.request_line or 65536
         fields = self.request_fields or 32768
         field_size = self.request_field_size or 65536
@@ -123,7 +128,7 @@ class Limits:
 
     @property
     def line_bytes(self) -> int:
-        """Longest incomplete line (request line, header, trailer, chunk size line).
+        """Longest unfinished line of a body: a trailer, or a chunk size line.
 
         httptools grows a header it has not finished with `bytes +=`, so an
         endless line costs memory and quadratic CPU until it is refused. The
@@ -137,8 +142,14 @@ class Limits:
 # Parser states, for the bookkeeping llhttp does not expose.
 _IDLE, _HEAD, _BODY = range(3)
 
-# Where the line being received starts, as the last callback of a feed() left it
-# (see _measure_line).
+# Where a head that is still unfinished after a feed() starts in its bytes
+# (see _check_head).
+_HEAD_FROM_FEED_START = 0  # it started in an earlier feed
+_HEAD_AFTER_EMPTY_LINES = 1  # it started in this feed, after any empty lines
+_HEAD_UNPLACED = 2  # it started after another request in this feed: cannot be placed
+
+# Where the body line being received starts, as the last callback of a feed()
+# left it (see _measure_line).
 _LINE_CONTINUES = 0  # no callback in this feed: the line started in an earlier one
 _LINE_AFTER_LF = 1  # the line starts after the feed's last LF (or at its first byte)
 _NO_LINE = 2  # in body data, or at a position we cannot place: nothing to measure
@@ -150,6 +161,15 @@ _EXPECT = b"expect"
 _CHUNKED = b"chunked"
 _CONTINUE = b"100-continue"
 _OWS = b" \t"
+_ASTERISK = b"*"
+_MAX_CONTENT_LENGTH = 2**63 - 1
+
+# RFC 9112 3.2 and RFC 3986 3.2.2: uri-host [ ":" port ], where uri-host is an
+# IP literal in brackets or a reg-name (IPv4 addresses are reg-names too).
+_VALID_HOST = re.compile(
+    rb"(?:\[[0-9A-Za-z._~:!$&'()*+,;=-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
+    rb"(?::[0-9]*)?"
+).fullmatch
 
 
 class RequestParser:
@@ -157,25 +177,29 @@ class RequestParser:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser = _new_llhttp(self)
         # A list read from `_next_index`, not a deque: a deque allocates a
         # 64-slot block at once, about 600 bytes more for every open connection.
         self._events: list = []
         self._next_index = 0
         self._state = _IDLE
         self._dead = False
-        self._head_bytes = 0
+        self._meter = HeadMeter()
+        self._head_from = _HEAD_AFTER_EMPTY_LINES
         self._line_bytes = 0
         self._line_start = _LINE_CONTINUES
         self._completed_in_feed = False
         self._in_trailers = False
         self._callback_error: HTTPError | None = None
+        self._valid_host: bytes | None = None  # the last Host found valid
         self._reset_head()
 
     def _reset_head(self) -> None:
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._host_count = 0
+        self._host = b""
+        self._fields_size = 0  # of the header lines, as head_meter.py measures them
         self._content_length: bytes | None = None
         self._transfer_encoding: list[bytes] = []
         self._expect: list[bytes] = []
@@ -214,8 +238,6 @@ class RequestParser:
         """Feed bytes read from the client. Never raises: errors are queued."""
         if self._dead:
             return
-        if self._state != _BODY:
-            self._head_bytes += len(data)
         self._line_start = _LINE_CONTINUES
         self._completed_in_feed = False
         try:
@@ -230,7 +252,8 @@ class RequestParser:
             return
         except httptools.HttpParserError as error:
             if not self._dead:  # not the end of an upgrade request's body
-                self._fail(self._callback_error or _describe_parser_error(error, self._parser))
+                callback_error, self._callback_error = self._callback_error, None
+                self._fail(callback_error or _describe_parser_error(error, self._parser))
             return
         if self._state != _IDLE:
             self._check_incomplete(data)
@@ -257,7 +280,13 @@ class RequestParser:
                 events.clear()
                 self._next_index = 0
             if type(event) is HTTPError:
-                raise event
+                try:
+                    raise event
+                finally:
+                    # The traceback holds this frame: without this, the frame
+                    # and the error would keep each other (and through self,
+                    # the whole connection) alive until a cycle collection.
+                    del event
             return event
         return NEED_DATA
 
@@ -265,8 +294,12 @@ class RequestParser:
 
     def on_message_begin(self) -> None:
         self._state = _HEAD
-        self._head_bytes = 0
-        self._line_start = _NO_LINE if self._completed_in_feed else _LINE_AFTER_LF
+        if self._completed_in_feed:
+            self._head_from = _HEAD_UNPLACED
+            self._meter.start(LineKind.UNKNOWN)
+        else:
+            self._head_from = _HEAD_AFTER_EMPTY_LINES
+            self._meter.start(LineKind.REQUEST_LINE)
         self._reset_head()
 
     def on_url(self, url: bytes) -> None:
@@ -289,12 +322,14 @@ class RequestParser:
         headers = self._headers
         if limits.request_fields and len(headers) >= limits.request_fields:
             self._raise(HTTPError(431, "too many request header fields"))
+        self._fields_size += len(name) + len(value) + 3  # with ":" and CRLF
         value = value.strip(_OWS)
         headers.append((name, value))
         if len(name) in (4, 6, 14, 17):
             lowered = name.lower()
             if lowered == _HOST:
                 self._host_count += 1
+                self._host = value
             elif lowered == _CONTENT_LENGTH:
                 self._content_length = value
             elif lowered == _TRANSFER_ENCODING:
@@ -307,17 +342,33 @@ class RequestParser:
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
-            if version == "0.9":
+            if version.startswith("1."):
+                version = "1.1"  # RFC 9110 2.5: a later 1.x is read as the highest we know
+            elif version == "0.9":
                 # `GET /` with no version: HTTP/0.9 had no headers and no status line.
                 self._raise(HTTPError(400, "request line without an HTTP/1.x version"))
-            self._raise(HTTPError(505, "HTTP version not supported"))
+            else:
+                self._raise(HTTPError(505, "HTTP version not supported"))
         method = parser.get_method().decode("ascii")
-        limit = self.limits.request_line
-        if limit and len(method) + len(self._url) + 10 > limit:
+        url = self._url
+        limits = self.limits
+        request_line_size = len(method) + len(url) + 10  # version and CRLF, no spaces
+        if limits.request_line and request_line_size > limits.request_line:
             self._raise(HTTPError(414, "request line too long"))
-        if self._host_count > 1:
-            self._raise(HTTPError(400, "more than one Host header"))
-        if version == "1.1" and not self._host_count:
+        if request_line_size + self._fields_size + 2 > limits.head_bytes:
+            self._raise(HTTPError(431, "request head too large"))
+        if url == _ASTERISK and method != "OPTIONS":
+            # RFC 9112 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
+            self._raise(HTTPError(400, "asterisk-form request target is only for OPTIONS"))
+        if self._host_count:
+            if self._host_count > 1:
+                self._raise(HTTPError(400, "more than one Host header"))
+            host = self._host
+            if host != self._valid_host:  # a connection's requests name one host, as a rule
+                if not _VALID_HOST(host):
+                    self._raise(HTTPError(400, "invalid Host header"))
+                self._valid_host = host
+        elif version == "1.1":
             self._raise(HTTPError(400, "missing Host header"))
         chunked = False
         if self._transfer_encoding:
@@ -333,6 +384,10 @@ class RequestParser:
         content_length = None
         if self._content_length is not None:
             content_length = int(self._content_length)  # llhttp checked the digits
+            if content_length > _MAX_CONTENT_LENGTH:
+                # llhttp takes up to 2**64 - 1; other servers on the path may
+                # read a length past a signed 64-bit integer differently.
+                self._raise(HTTPError(400, "Content-Length too large"))
             body_limit = self.limits.request_body
             if body_limit and content_length > body_limit:
                 self._raise(HTTPError(413, "request body too large"))
@@ -346,6 +401,10 @@ class RequestParser:
                 elif expectation:
                     self._raise(HTTPError(417, "unsupported expectation"))
         upgrade = parser.should_upgrade()
+        if method == "CONNECT" and (chunked or content_length):
+            # RFC 9110 9.3.6: a CONNECT request has no content; what follows
+            # its head would be the tunnel's, and Glade opens no tunnel.
+            self._raise(HTTPError(400, "CONNECT request with a body"))
         request = Request(
             method,
             self._url,
@@ -402,18 +461,49 @@ class RequestParser:
 
     def _check_incomplete(self, data: bytes) -> None:
         """Refuse a head or line that grows past its limit before it completes."""
+        if self._state == _HEAD:
+            self._check_head(data)
+            return
         line = self._measure_line(data)
         self._line_bytes = line
-        limits = self.limits
-        if line > limits.line_bytes:
-            if self._state == _HEAD:
-                self._fail(HTTPError(431, "request header field too large"))
-            elif self._in_trailers:
+        if line > self.limits.line_bytes:
+            if self._in_trailers:
                 self._fail(HTTPError(431, "request trailer field too large"))
             else:
                 self._fail(HTTPError(400, "chunk size line too long"))
-        elif self._state == _HEAD and self._head_bytes > limits.head_bytes:
-            self._fail(HTTPError(431, "request header fields too large"))
+
+    def _check_head(self, data: bytes) -> None:
+        """Refuse an unfinished head that the finished one could not beat.
+
+        The meter never counts more than the finished head will measure, and
+        the limits here are those on_url, on_header and on_headers_complete
+        apply to the finished head (give or take the CR of a line end): the
+        answer is the same however the bytes were split.
+        """
+        meter = self._meter
+        start = self._head_from
+        if start == _HEAD_FROM_FEED_START:
+            meter.measure(data)
+        elif start == _HEAD_AFTER_EMPTY_LINES:
+            meter.measure(data.lstrip(b"\r\n"))  # llhttp skips them before a request line
+        self._head_from = _HEAD_FROM_FEED_START
+        limits = self.limits
+        kind = meter.kind
+        if kind is LineKind.REQUEST_LINE:
+            line_limit, status, reason = limits.request_line, 414, "request line too long"
+        else:
+            line_limit, status, reason = (
+                limits.request_field_size,
+                431,
+                "request header field too large",
+            )
+            if kind is LineKind.UNKNOWN and line_limit:
+                line_limit = limits.request_line and max(limits.request_line, line_limit)
+        if line_limit and meter.line > line_limit + 1:
+            self._fail(HTTPError(status, reason))
+            return
+        if meter.total > limits.head_bytes:
+            self._fail(HTTPError(431, "request head too large"))
 
     def _measure_line(self, data: bytes) -> int:
         """Bytes of the line llhttp is in the middle of, after this feed.
@@ -447,7 +537,7 @@ class RequestParser:
             framing = b"Transfer-Encoding: chunked"
         else:
             framing = b"Content-Length: %d" % request.content_length
-        self._parser = httptools.HttpRequestParser(_UpgradeBodyReader(self))
+        self._parser = _new_llhttp(_UpgradeBodyReader(self))
         self._parser.feed_data(b"POST / HTTP/1.1\r\nHost: upgrade\r\n" + framing + b"\r\n\r\n")
         if rest:
             self.feed(rest)
@@ -465,6 +555,8 @@ class RequestParser:
         raise error
 
     def _fail(self, error: HTTPError) -> None:
+        # Raised in a callback, its traceback holds frames that hold self.
+        error.__traceback__ = None
         self._events.append(error)
         self._dead = True
 
@@ -501,6 +593,16 @@ class _UpgradeBodyReader:
 
 class _StopParsing(Exception):
     pass
+
+
+def _new_llhttp(callbacks):
+    """An llhttp parser, strict but for what RFC 9112 allows and llhttp
+    refuses by default: whitespace before a chunk extension (`5 ;a=b`,
+    7.1.1's BWS) and versions other than 1.0 and 1.1, which on_headers_complete
+    answers itself (RFC 9110 2.5: HTTP/1.2 is read as 1.1)."""
+    parser = httptools.HttpRequestParser(callbacks)
+    parser.set_dangerous_leniencies(lenient_spaces_after_chunk_size=True, lenient_version=True)
+    return parser
 
 
 def _describe_parser_error(error: Exception, parser) -> HTTPError:

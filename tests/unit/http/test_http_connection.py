@@ -3,6 +3,8 @@ ResponseWriter, and checked against h11 as the client's parser."""
 
 from __future__ import annotations
 
+import gc
+
 import h11
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -520,3 +522,104 @@ def test_limits_reach_the_parser():
     with pytest.raises(HTTPError) as raised:
         http.next_event()
     assert raised.value.status == 414
+
+
+# -- RFC 9110/9112 details, as the connection answers them -----------------------
+
+
+def refused(data: bytes) -> tuple[int, bytes, HTTPConnection]:
+    """Feed `data`; the refusal's status and the bytes to send back."""
+    http = HTTPConnection()
+    http.receive_data(data)
+    with pytest.raises(HTTPError) as error:
+        http.next_event()
+    sent = http.refuse(error.value)
+    return error.value.status, sent, http
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"PATCH * HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: exa mple.com\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775808\r\n\r\n", 400),
+        (b"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\nContent-Length: 5\r\n\r\nhello", 400),
+        (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X: y\r\n" * 5000 + b"\r\n", 431),
+    ],
+    ids=[
+        "get-asterisk",
+        "patch-asterisk",
+        "invalid-host",
+        "cl-2-63",
+        "connect-body",
+        "http-3",
+        "head",
+    ],
+)
+def test_requests_the_rfcs_refuse_get_their_status_and_a_close(data, status):
+    got, sent, http = refused(data)
+    assert got == status
+    assert sent.startswith(b"HTTP/1.1 %d " % status)
+    assert b"Connection: close\r\n" in sent
+    assert http.phase is Phase.CLOSING
+    assert http.next_event() is CLOSED
+
+
+def test_an_http_1_2_request_is_answered_as_http_1_1_and_kept_alive():
+    http = HTTPConnection()
+    http.receive_data(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n" + GET)
+    request = http.next_event()
+    assert request.http_version == "1.1"
+    sent = answer(http)
+    assert sent.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Connection:" not in sent
+    assert http.phase is Phase.IDLE
+    assert type(http.next_event()) is Request
+
+
+def test_a_chunk_extension_after_whitespace_is_part_of_a_normal_body():
+    http = HTTPConnection()
+    http.receive_data(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5 ;a=b\r\nhello\r\n0\r\n\r\n" + GET
+    )
+    assert type(http.next_event()) is Request
+    assert http.next_event().data == b"hello"
+    assert http.next_event() is END_OF_MESSAGE
+    answer(http)
+    assert type(http.next_event()) is Request
+
+
+@pytest.mark.parametrize(
+    ("data", "eof"),
+    [
+        (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", False),  # refused in a parser callback
+        (b"GET / HTTP/1.1\nHost: x\r\n\r\n", False),  # refused by llhttp
+        (b"GET / HTTP/1.1\r\nHost: x\r\n", True),  # the client closed mid-head
+    ],
+    ids=["callback", "llhttp", "eof"],
+)
+def test_a_refused_request_leaves_no_reference_cycle(data, eof):
+    """The error's traceback must not hold the connection in a cycle: an idle
+    worker runs no cycle collection, and a thousand refused connections
+    would keep their heads' memory."""
+    gc.collect()
+    gc.disable()
+    try:
+        http = HTTPConnection()
+        http.receive_data(data)
+        if eof:
+            http.receive_eof()
+        try:
+            http.next_event()
+        except HTTPError as error:
+            http.refuse(error)
+        else:
+            raise AssertionError("not refused")
+        http.close()
+        del http
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -420,9 +420,11 @@ BAD_HEADS = {
     "http2-preface": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
     "http-0.9-simple-request": (b"GET /\r\n\r\n", 400),
     "http-0.9-version": (head(H, version="0.9"), 400),
-    "http-1.2": (head(H, version="1.2"), 400),
-    "http-3.0": (head(H, version="3.0"), 400),
+    "http-3.0": (head(H, version="3.0"), 505),
+    "http-0.5": (head(H, version="0.5"), 505),
     "http-1": (b"GET / HTTP/1\r\nHost: x\r\n\r\n", 400),
+    "asterisk-form-get": (head(H, request="GET *"), 400),
+    "asterisk-form-patch": (head(H, request="PATCH *"), 400),
     # line ends
     "bare-lf-request-line": (b"GET / HTTP/1.1\nHost: x\r\n\r\n", 400),
     "bare-lf-header": (b"GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n", 400),
@@ -450,6 +452,14 @@ BAD_HEADS = {
     "duplicate-host": (head("Host: a", "Host: b"), 400),
     "duplicate-equal-host": (head("Host: a", "Host: a"), 400),
     "duplicate-host-http10": (head("Host: a", "Host: b", version="1.0"), 400),
+    "space-in-host": (head("Host: exa mple.com"), 400),
+    "slash-in-host": (head("Host: example.com/path"), 400),
+    "userinfo-in-host": (head("Host: user@example.com"), 400),
+    "non-numeric-port": (head("Host: example.com:http"), 400),
+    "two-ports": (head("Host: example.com:80:81"), 400),
+    "unclosed-ip-literal": (head("Host: [::1"), 400),
+    "bad-percent-escape": (head("Host: a%zzb"), 400),
+    "invalid-host-http10": (head("Host: exa mple.com", version="1.0"), 400),
     # Content-Length
     "duplicate-content-length": (head(H, "Content-Length: 1", "Content-Length: 2"), 400),
     "duplicate-equal-content-length": (head(H, "Content-Length: 1", "Content-Length: 1"), 400),
@@ -462,6 +472,14 @@ BAD_HEADS = {
     "empty-content-length": (head(H, "Content-Length: "), 400),
     "space-inside-content-length": (head(H, "Content-Length: 1 2"), 400),
     "huge-content-length": (head(H, "Content-Length: " + "9" * 30), 400),
+    "content-length-2-63": (head(H, f"Content-Length: {2**63}"), 400),
+    "content-length-2-64-1": (head(H, f"Content-Length: {2**64 - 1}"), 400),
+    # CONNECT (RFC 9110 9.3.6: no content)
+    "connect-with-content-length": (
+        head("Host: a:443", "Content-Length: 5", request="CONNECT a:443") + b"hello",
+        400,
+    ),
+    "connect-chunked": (head("Host: a:443", TE, request="CONNECT a:443"), 400),
     # Transfer-Encoding
     "content-length-and-chunked": (head(H, "Content-Length: 3", TE), 400),
     "chunked-and-content-length": (head(H, TE, "Content-Length: 3"), 400),
@@ -491,7 +509,6 @@ BAD_CHUNKED_BODIES = {
     "overflow": b"f" * 17 + b"\r\nhello\r\n0\r\n\r\n",
     "not-hex": b"zz\r\nhello\r\n0\r\n\r\n",
     "empty-size": b"\r\nhello\r\n0\r\n\r\n",
-    "space-after-size": b"5 \r\nhello\r\n0\r\n\r\n",
     "space-before-size": b" 5\r\nhello\r\n0\r\n\r\n",
     "bare-lf-after-size": b"5\nhello\r\n0\r\n\r\n",
     "lf-in-extension": b"5;a\nb\r\nhello\r\n0\r\n\r\n",
@@ -640,7 +657,7 @@ def test_endless_header_is_refused_near_the_field_limit_not_the_head_limit():
 
 
 def test_head_made_of_many_fields_is_bounded_when_field_limits_are_off(parse):
-    limits = Limits(request_line=0, request_fields=0, request_field_size=0)
+    limits = Limits(request_line=0, request_fields=0, request_field_size=0, request_head=0)
     lines = [H] + [f"X-{i}: {'v' * 60}" for i in range(3000)]
     assert refusal(parse(head(*lines), limits)) is None
     endless = b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"v" * (limits.head_bytes + 10)
@@ -755,3 +772,117 @@ def test_error_reason_is_short_and_does_not_echo_the_input(parse):
     assert "secret" not in error.reason
     assert len(error.reason) < 120
     assert str(error) == f"400 {error.reason}"
+
+
+# -- what RFC 9110 and 9112 allow, and llhttp refuses by default ------------------
+
+
+@pytest.mark.parametrize("minor", ["2", "9"])
+def test_later_http1_minor_versions_are_served_as_http11(parse, minor):
+    (request, end, second, _) = parse(head(H, version=f"1.{minor}") + get("/next"))
+    assert request.http_version == "1.1"  # RFC 9110 2.5
+    assert request.keep_alive
+    assert second.target == b"/next"
+
+
+@pytest.mark.parametrize("extension", [b" ;a=b", b"\t;a=b", b"  ;a=b;c", b";a=b", b" "])
+def test_whitespace_before_a_chunk_extension_is_accepted(parse, extension):
+    # RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+    chunks = b"5" + extension + b"\r\nhello\r\n0\r\n\r\n"
+    events = parse(post_chunked(chunks) + get("/next"))
+    assert summary(events) == [("POST", b"/"), b"hello", "end", ("GET", b"/next"), "end"]
+
+
+def test_options_asterisk_is_accepted(parse):
+    (request, _) = parse(head(H, request="OPTIONS *"))
+    assert (request.method, request.target) == ("OPTIONS", b"*")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "example.com",
+        "example.com:8080",
+        "127.0.0.1:80",
+        "[::1]:8000",
+        "[v1.fe80::a+en1]",
+        "a_b-c.example",
+        "xn--caf-dma.example",
+        "caf%C3%A9.example",
+        "example.com:",  # RFC 3986: port = *DIGIT
+        "",  # RFC 9112 3.2: an empty authority gets an empty Host
+    ],
+)
+def test_valid_hosts_are_accepted(parse, host):
+    (request, _) = parse(head(f"Host: {host}"))
+    assert request.headers == [(b"Host", host.encode())]
+
+
+def test_a_content_length_just_under_2_63_is_accepted(parse):
+    (request,) = parse(head(H, f"Content-Length: {2**63 - 1}"))
+    assert request.content_length == 2**63 - 1
+
+
+def test_connect_without_a_body_comes_out(parse):
+    data = head("Host: a:443", "Content-Length: 0", request="CONNECT a:443")
+    assert summary(parse(data)) == [("CONNECT", b"a:443"), "end"]
+
+
+# -- the answer does not depend on how TCP split the bytes -----------------------
+
+# (Limits of 40 bytes per field and 200 per head make every edge short enough to
+# try every split point.)
+EDGES = Limits(request_line=50, request_fields=10, request_field_size=40, request_head=200)
+
+
+def padded_field(size: int, padding: int) -> str:
+    """A field `size` bytes long by the field limit's measure (name, colon,
+    value, CRLF less one: len(name) + len(value) + 2), with `padding`
+    spaces after the colon, which the measure leaves out."""
+    return "X:" + " " * padding + "v" * (size - 3)
+
+
+def padded_head(size: int, padding: int) -> bytes:
+    """A head `size` bytes long by the head limit's measure (without the
+    spaces between the request line's words and after each colon), with
+    `padding` spaces in each of those places."""
+    pad = " " * padding
+    lines = ["Host:" + pad + "x"]
+    room = size - len("GET/HTTP/1.1\r\n") - len("Host:x\r\n") - len("\r\n")
+    index = 0
+    while room > 0:
+        take = 25 if room >= 25 + 8 else room  # the last field takes the rest
+        name = f"X{index}:"
+        lines.append(name + pad + "v" * (take - len(name) - 2))
+        room -= take
+        index += 1
+    return head(*lines, request="GET" + pad + "/")
+
+
+REPRESENTATIVE = {
+    "field-at-the-limit-with-padding": (head(H, padded_field(40, 30)), None),
+    "field-over-the-limit-with-padding": (head(H, padded_field(41, 30)), 431),
+    "field-at-the-limit-with-tabs": (head(H, padded_field(40, 0).replace(":", ":\t\t")), None),
+    "head-at-the-limit-with-padding": (padded_head(200, 9), None),
+    "head-over-the-limit-with-padding": (padded_head(201, 9), 431),
+    "request-line-at-the-limit": (line_of(50), None),
+    "request-line-over-the-limit": (line_of(51), 414),
+    "chunk-extension-with-whitespace": (post_chunked(b"5 ;a=b\r\nhello\r\n0\r\n\r\n"), None),
+    "http-1.2": (head(H, version="1.2"), None),
+    "asterisk-get": (head(H, request="GET *"), 400),
+    "invalid-host": (head("Host: exa mple.com"), 400),
+    "huge-content-length": (head(H, f"Content-Length: {2**63}"), 400),
+    "connect-with-body": (
+        head("Host: a:1", "Content-Length: 1", request="CONNECT a:1") + b"x",
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize(("data", "status"), REPRESENTATIVE.values(), ids=REPRESENTATIVE.keys())
+def test_a_request_split_at_any_position_gets_the_same_answer(data, status):
+    whole = every_field(run([data + get("/next")], EDGES))
+    assert refusal(run([data], EDGES)) == status
+    for position in range(1, len(data)):
+        pieces = [data[:position], data[position:] + get("/next")]
+        assert every_field(run(pieces, EDGES)) == whole, f"split at {position}"
