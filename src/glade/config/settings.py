@@ -586,8 +586,9 @@ SETTINGS: tuple[Setting, ...] = (
         _integer(1),
         1000,
         "Most connections one gevent worker serves at once. When it is full, "
-        "connections waiting for a request (idle keep-alive ones, and new ones "
-        "that have sent nothing yet) are closed, oldest first, to make room, "
+        "connections that keep it waiting for a request (idle keep-alive ones, "
+        "new ones that have sent nothing yet, and ones whose head has been "
+        "arriving for over a second) are closed, oldest first, to make room, "
         "as nginx does; when none is waiting, further clients wait in the "
         "kernel's backlog.",
         metavar="INT",
@@ -702,6 +703,18 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="SECONDS",
     ),
     Setting(
+        "header_min_rate",
+        "Timeouts",
+        ("--header-min-rate",),
+        _integer(0),
+        500,
+        "Slowest pace a request head may arrive at, in bytes per second, on "
+        "average once it has taken 5 s; a head that pauses for 5 s is cut too. "
+        "Either gets 408 (a slowloris client is gone within seconds, not after "
+        "--header-timeout). 0 leaves heads to --header-timeout alone.",
+        metavar="BYTES",
+    ),
+    Setting(
         "body_timeout",
         "Timeouts",
         ("--body-timeout",),
@@ -741,6 +754,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest header field (name and value) in bytes (0: no limit); larger gets 431.",
         metavar="BYTES",
         gunicorn_flags=("--limit-request-field_size",),
+    ),
+    Setting(
+        "limit_request_head",
+        "Request limits",
+        ("--limit-request-head",),
+        _integer(0),
+        32768,
+        "Largest request head (request line and header fields) in bytes, "
+        "without the optional whitespace around values (0: no limit); larger "
+        "gets 431. It bounds the memory a client can hold with an unfinished "
+        "head: about this much per connection.",
+        metavar="BYTES",
     ),
     Setting(
         "limit_request_body",

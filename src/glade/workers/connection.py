@@ -46,7 +46,7 @@ from glade.http.errors import HTTPError
 from glade.http.parser import Body
 from glade.logging import error_log
 from glade.workers.base import WorkerAborted
-from glade.workers.options import ServingOptions, ServingState
+from glade.workers.options import HEAD_GRACE, ServingOptions, ServingState
 from glade.wsgi.environ import build_environ, connection_template
 from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter
@@ -64,9 +64,11 @@ def _no_body() -> bytes:
 
 class Connection:
     __slots__ = (
+        "_head_received",
         "deadline",
         "environ_template",
         "expired",
+        "head_since",
         "http",
         "idle_since",
         "options",
@@ -87,6 +89,8 @@ class Connection:
         self.environ_template = connection_template(environ_template, remote)
         self.http = HTTPConnection(options.limits, keep_alive=options.keepalive > 0)
         self.idle_since = 0.0  # waiting for a request to begin since then (0: not waiting)
+        self.head_since = 0.0  # receiving a request head since then (0: not receiving one)
+        self._head_received = 0  # bytes of it, so far
         self.deadline = 0.0  # when the current wait must end (0: not waiting)
         self.writing = False  # the wait is a send
         self.expired = False
@@ -125,6 +129,7 @@ class Connection:
         if options.proxy_protocol != "off" and not self._read_proxy_header(head_deadline):
             return
         idle_since = accepted_at
+        data = b""
         while True:
             try:
                 event = http.next_event()
@@ -132,6 +137,7 @@ class Connection:
                 self._refuse(error)
                 return
             if type(event) is Request:
+                self.head_since = 0.0
                 self._respond(event)
                 # The next head's clock starts when it does: at its first
                 # byte, or now if part of it came with this request.
@@ -145,14 +151,19 @@ class Connection:
                 data = self._wait_for_request(idle_since, head_deadline)
                 if data is None:
                     return
+            elif http.phase is Phase.RECEIVING:
+                if head_deadline is None:
+                    head_deadline = monotonic() + options.header_timeout
+                data = self._receive_head(head_deadline, data)
+                if data is None:
+                    return
             else:
+                # The rest of the last request's body, to be dropped.
                 if head_deadline is None:
                     head_deadline = monotonic() + options.header_timeout
                 try:
                     data = self._recv(head_deadline)
                 except TimeoutError:
-                    if http.phase is Phase.RECEIVING:
-                        self._refuse(HTTPError(408, "request head not received in time"))
                     return
             if data:
                 http.receive_data(data)
@@ -196,6 +207,43 @@ class Connection:
                         return None
         finally:
             self.idle_since = 0.0
+
+    def _receive_head(self, head_deadline: float, last: bytes) -> bytes | None:
+        """More of a request head (`last` was its latest part); None when it
+        came too slowly and was answered 408.
+
+        Besides --header-timeout, a head that has taken HEAD_GRACE must have
+        averaged --header-min-rate, and must not pause for HEAD_GRACE: a
+        client that trickles it (slowloris) or stops in its middle holds a
+        slot and its memory for seconds, not for the whole header timeout.
+        """
+        options = self.options
+        rate = options.header_min_rate
+        now = monotonic()
+        if not self.head_since:
+            self.head_since = now
+            self._head_received = len(last)
+        else:
+            self._head_received += len(last)
+        deadline = head_deadline
+        if rate:
+            grace = min(HEAD_GRACE, options.header_timeout)
+            deadline = min(
+                deadline,
+                now + grace,
+                self.head_since + grace + self._head_received / rate,
+            )
+        try:
+            return self._recv(deadline)
+        except TimeoutError:
+            if monotonic() < deadline:  # expired early: a full worker made room
+                reason = "request head still incomplete when a full worker needed its slot"
+            elif deadline < head_deadline:
+                reason = f"request head arriving too slowly (under {rate:g} bytes/s, or paused)"
+            else:
+                reason = "request head not received in time"
+            self._refuse(HTTPError(408, reason))
+            return None
 
     def _read_proxy_header(self, deadline: float) -> bool:
         """Before the first request: the load balancer's PROXY header, if it

@@ -30,15 +30,21 @@ from glade.tls import handshake
 from glade.workers.accepting import AcceptErrors
 from glade.workers.base import WorkerAborted, needs_nodelay
 from glade.workers.connection import Connection
+from glade.workers.memory import SurgeTrimmer
 from glade.workers.options import ServingOptions, ServingState
 
 # The unpatched select: asks the kernel, never switches greenlets.
 _poll_select = monkey.get_original("select", "select")
 SWEEP_INTERVAL = 0.2
+# How often a worker looks whether a surge of connections is over.
+TRIM_CHECK_EVERY = 1.0
 # A full worker looks this often for new clients waiting in the backlog.
 FULL_POLL = 0.05
 # At most this many waiting connections are closed at once to make room.
 SHED_BATCH = 32
+# A head still arriving after this long (one normally comes in one packet, or
+# a few) is a slow one: a full worker closes it with a 408 to make room.
+SLOW_HEAD = 1.0
 FULL_WARNING_EVERY = 10.0
 # How often the drain beats, unless told otherwise.
 TICK = 1.0
@@ -74,6 +80,8 @@ class GeventServer:
         self._shed = 0  # connections closed to make room, since the last warning
         self._full_logged_at = -FULL_WARNING_EVERY
         self._sweeper = None
+        self._trimmer = SurgeTrimmer()
+        self._memory_keeper = None
         self._listeners: list = []
 
     # -- serving ---------------------------------------------------------------
@@ -86,6 +94,7 @@ class GeventServer:
             self._acceptors.append(gevent.spawn(self._accept_loop, sock, template))
         if self.options.sweeps_deadlines:
             self._sweeper = gevent.spawn(self._sweep_deadlines)
+        self._memory_keeper = gevent.spawn(self._return_memory)
 
     def _accept_loop(self, sock, template: dict) -> None:
         greenlets = self.greenlets
@@ -111,11 +120,18 @@ class GeventServer:
 
     def _make_room(self) -> int:
         """Full, with a new client waiting: close the connections that have
-        waited longest for a request (idle keep-alive ones, and new ones
-        that have sent nothing), up to SHED_BATCH, as nginx closes its
-        reusable connections. How many; busy connections are never touched."""
-        waiting = [c for c in self.state.connections if c.idle_since and not c.expired]
-        oldest = heapq.nsmallest(SHED_BATCH, waiting, key=_idle_since)
+        kept the worker waiting longest for a request (idle keep-alive ones,
+        new ones that have sent nothing, and ones whose request head has
+        been arriving for over SLOW_HEAD), up to SHED_BATCH, as nginx closes
+        its reusable connections. How many; a connection whose request is
+        being answered is never touched."""
+        slow_heads_since = monotonic() - SLOW_HEAD
+        waiting = [
+            c
+            for c in self.state.connections
+            if (c.idle_since or 0.0 < c.head_since <= slow_heads_since) and not c.expired
+        ]
+        oldest = heapq.nsmallest(SHED_BATCH, waiting, key=_waiting_since)
         for connection in oldest:
             connection.expire()
         self._full_report(len(oldest))
@@ -129,8 +145,8 @@ class GeventServer:
             return
         if self._shed:
             error_log.warning(
-                "worker %d is full (worker_connections %d): closed %d connections waiting "
-                "for a request, oldest first, to make room for new clients",
+                "worker %d is full (worker_connections %d): closed %d connections idle "
+                "or slow to send a request, oldest first, to make room for new clients",
                 os.getpid(),
                 self.max_connections,
                 self._shed,
@@ -148,7 +164,17 @@ class GeventServer:
     def _start_connection(self, client, remote, template: dict, nodelay: bool) -> None:
         if nodelay:
             client.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
-        self.greenlets.add(gevent.spawn(self._serve, client, remote, template, monotonic()))
+        greenlets = self.greenlets
+        greenlets.add(gevent.spawn(self._serve, client, remote, template, monotonic()))
+        if len(greenlets) > self._trimmer.peak:
+            self._trimmer.peak = len(greenlets)
+
+    def _return_memory(self) -> None:
+        """Once a surge of connections is over, give their memory back (memory.py)."""
+        while True:
+            gevent.sleep(TRIM_CHECK_EVERY)
+            if self._trimmer.check(len(self.greenlets)):
+                error_log.debug("returned the memory of a surge of connections to the system")
 
     def _serve(self, client, remote, template: dict, accepted_at: float) -> None:
         options = self.options
@@ -291,13 +317,14 @@ class GeventServer:
                 len(self.greenlets),
             )
             gevent.killall(list(self.greenlets), block=True, timeout=unwind)
-        if self._sweeper is not None:
-            self._sweeper.kill()
-            self._sweeper = None
+        for helper in (self._sweeper, self._memory_keeper):
+            if helper is not None:
+                helper.kill()
+        self._sweeper = self._memory_keeper = None
 
 
-def _idle_since(connection) -> float:
-    return connection.idle_since
+def _waiting_since(connection) -> float:
+    return connection.idle_since or connection.head_since
 
 
 def _client_waiting(sock) -> bool:

@@ -23,6 +23,11 @@ from glade.http.parser import Limits
 # never races the close; a pooled connection nobody uses is closed at once.
 DRAIN_GRACE = 0.5
 
+# A request head may take this long before --header-min-rate applies, and may
+# pause this long at most (a head arrives in one or a few packets, so only a
+# client that trickles it, or stops in its middle, comes near either).
+HEAD_GRACE = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class ServingOptions:
@@ -33,6 +38,8 @@ class ServingOptions:
     body_timeout: float  # no progress reading a body or writing a response
     # A new connection's first byte, from the accept (0: header_timeout's).
     first_byte_timeout: float = 0.0
+    # Bytes per second a head must average after HEAD_GRACE (0: no such rule).
+    header_min_rate: float = 0.0
     # How long a close that may leave client bytes unread reads and drops
     # them first (see Connection._linger).
     linger_seconds: float = 2.0

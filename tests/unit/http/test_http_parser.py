@@ -779,7 +779,7 @@ def test_error_reason_is_short_and_does_not_echo_the_input(parse):
 
 @pytest.mark.parametrize("minor", ["2", "9"])
 def test_later_http1_minor_versions_are_served_as_http11(parse, minor):
-    (request, end, second, _) = parse(head(H, version=f"1.{minor}") + get("/next"))
+    (request, _, second, _) = parse(head(H, version=f"1.{minor}") + get("/next"))
     assert request.http_version == "1.1"  # RFC 9110 2.5
     assert request.keep_alive
     assert second.target == b"/next"
