@@ -127,6 +127,10 @@ def test_body_shorter_than_its_content_length_closes_the_connection(server):
     assert data.startswith(b"HTTP/1.1 200 OK\r\n")
     assert data.endswith(b"\r\n\r\nonly ten..")
     assert elapsed < 0.9, "the client was left waiting for bytes that never come"
+    logged = server.wait_for_output("bytes short of its Content-Length")
+    assert "(GET /short-body) ended 90 bytes short of its Content-Length (10 of 100 sent)" in (
+        logged
+    )
 
 
 # -- app errors ------------------------------------------------------------------
@@ -205,3 +209,4 @@ def test_hop_by_hop_header_from_the_app_is_dropped(server, header):
 def test_tracebacks_only_from_the_failing_apps(server):
     time.sleep(0.05)
     assert server.tracebacks() == 2, server.output()
+

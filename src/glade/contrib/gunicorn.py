@@ -312,6 +312,7 @@ class GeventWorker(_GunicornWorker):
                 self.state.draining = True
             return app(environ, start_response)
 
+        app_counting_requests.__wrapped__ = app  # where_in_app() names the app, not this
         return app_counting_requests
 
     def request_done(self) -> None:

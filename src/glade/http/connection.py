@@ -117,6 +117,7 @@ class HTTPConnection:
         "phase",
         "receive_data",
         "request",
+        "short_by",
         "status_code",
     )
 
@@ -139,6 +140,9 @@ class HTTPConnection:
         self.status_code = 0
         self.head_sent = False
         self.bytes_sent = 0  # body bytes, without chunk framing
+        # Bytes of its Content-Length a complete response went without: it
+        # ended short, and the connection closes (the serving loop logs it).
+        self.short_by = 0
         self._content_length: int | None = None
         self._chunked = False
         self._body_allowed = True
@@ -229,6 +233,7 @@ class HTTPConnection:
                 self.status_code = 0
                 self.head_sent = False
                 self.bytes_sent = 0
+                self.short_by = 0
                 self._content_length = None
                 self._chunked = False
                 self._body_allowed = True
@@ -362,6 +367,7 @@ class HTTPConnection:
                 body = body[:content_length]  # more than the app announced
             else:
                 self.keep_alive = False  # the client would wait for bytes that never come
+                self.short_by = content_length - size
         self.bytes_sent = len(body)
         # RESPONDING -> IDLE or CLOSING (response_head checked the phase).
         self.phase = Phase.IDLE if self.keep_alive else Phase.CLOSING
@@ -410,6 +416,7 @@ class HTTPConnection:
             elif self._content_length is not None and self.bytes_sent < self._content_length:
                 # The client still waits for bytes that will never come.
                 self.keep_alive = False
+                self.short_by = self._content_length - self.bytes_sent
         self._finish()
         return end
 

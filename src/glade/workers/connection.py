@@ -49,7 +49,7 @@ from glade.workers.base import WorkerAborted
 from glade.workers.options import HEAD_GRACE, ServingOptions, ServingState
 from glade.wsgi.environ import build_environ, connection_template
 from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
-from glade.wsgi.response import AppError, ResponseWriter
+from glade.wsgi.response import AppError, ResponseWriter, where_in_app
 
 RECV_SIZE = 65536
 
@@ -348,6 +348,17 @@ class Connection:
                 call_hook(options.hook_config, "pre_request", options.hook_worker, hook_request)
             result = options.app(environ, writer.start_response)
             writer.finish(result)
+            if http.short_by:
+                error_log.warning(
+                    "response to %s (%s %s) ended %d bytes short of its Content-Length "
+                    "(%d of %d sent); closed the connection",
+                    _peer(self.remote),
+                    request.method,
+                    _path(environ),
+                    http.short_by,
+                    http.bytes_sent,
+                    http.bytes_sent + http.short_by,
+                )
         except ClientStalled:
             http.fail_response(500)
             raise ClientStalled(
@@ -361,8 +372,19 @@ class Connection:
             self._log_refusal(error.status, error.reason)
             self._send_quietly(http.fail_response(error.status, error.reason))
         except AppError as error:
-            error_log.error("%s %s: %s", request.method, _path(environ), error)
+            cut = http.head_sent
             self._send_quietly(http.fail_response(500))
+            error_log.error(
+                "%s %s from %s: %s (%s); %s",
+                request.method,
+                _path(environ),
+                _peer(self.remote),
+                error,
+                where_in_app(error, result, options.app),
+                f"cut the response after {http.bytes_sent} bytes of its body"
+                if cut
+                else "answered 500",
+            )
         except Exception:
             error_log.error(
                 "Error handling request %s %s", request.method, _path(environ), exc_info=True

@@ -104,4 +104,5 @@ def with_forwarded_scheme(app, secure_scheme_headers: dict, forwarded_allow_ips)
             environ["wsgi.url_scheme"] = scheme
         return app(environ, start_response)
 
+    app_behind_proxy.__wrapped__ = app  # where_in_app() names the app, not this
     return app_behind_proxy

@@ -12,10 +12,12 @@ would stall on delayed ACK and cost a second syscall.
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import re
 import stat
+import sysconfig
 
 from glade.http.response import SERVER_HEADER, date_header, status_line
 from glade.logging import error_log
@@ -24,6 +26,9 @@ from glade.wsgi.file_wrapper import FileWrapper
 # fullmatch, not `$`: `$` also matches before a final "\n" (response splitting).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
 _STATUS = re.compile(r"[1-5][0-9][0-9] [\t\x20-\x7e\x80-\xff]*").fullmatch  # RFC 9112 4
+# RFC 9110 5.5: a field value holds no control character but HTAB. CR, LF and
+# NUL would split the response; the others are refused by careful clients.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
 # Hop-by-hop headers (RFC 9110 7.6.1) describe the connection, which is the
 # server's: an app's are dropped (gunicorn does the same), except that
 # `Connection: close` is honoured.
@@ -58,10 +63,60 @@ class AppError(Exception):
     """The app broke a PEP 3333 rule; the response becomes a 500."""
 
 
+_GLADE_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# Frameworks and middleware (a validator, Flask, Django) sit between Glade and
+# the code that broke a rule: frames there are named only when no other is.
+_LIBRARY_CODE = tuple(
+    {os.path.join(sysconfig.get_paths()[key], "") for key in ("stdlib", "purelib", "platlib")}
+)
+
+
+def where_in_app(error: BaseException, result, app) -> str:
+    """Where in the app's code an error Glade found in its response comes
+    from, as `file, line N, in name`, for its log line.
+
+    Raised from start_response() or write(): the frame that called it (the
+    last frame of the traceback outside Glade, and outside the standard
+    library and installed packages if there is one). Found in the items of a
+    generator: the line where the generator is suspended, the yield of the
+    bad item. Found in a returned list: the app callable itself, since the
+    frame that built the list is gone.
+    """
+    found = library = None
+    traceback = error.__traceback__
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        filename = code.co_filename
+        if not filename.startswith(_GLADE_CODE):
+            place = (filename, traceback.tb_lineno, code.co_name)
+            if filename.startswith(_LIBRARY_CODE):
+                library = place
+            else:
+                found = place
+        traceback = traceback.tb_next
+    found = found or library
+    if found is None:
+        frame = getattr(result, "gi_frame", None)
+        if frame is not None:
+            found = (frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+    if found is None:
+        app = inspect.unwrap(app)
+        code = getattr(app, "__code__", None) or getattr(type(app).__call__, "__code__", None)
+        if code is None:
+            return "in the app"
+        found = (code.co_filename, code.co_firstlineno, code.co_name)
+    filename, line, name = found
+    return f"{filename}, line {line}, in {name}"
+
+
 def _check_status(status) -> tuple[int, bytes]:
     if not isinstance(status, str) or not _STATUS(status):
         raise AppError(f"invalid status {status!r}")
-    checked = (int(status[:3]), status_line(_plain(status)))
+    code = int(status[:3])
+    if code < 200:
+        # An interim response would leave the client waiting for the final one.
+        raise AppError(f"status {status!r} is interim (1xx), not a final status")
+    checked = (code, status_line(_plain(status)))
     if len(_checked_statuses) < _CACHE_LIMIT and type(status) is str:
         _checked_statuses[status] = checked
     return checked
@@ -83,8 +138,9 @@ def _check_header(item) -> tuple[bytes, int, int]:
     if not isinstance(value, str):
         raise AppError(f"value of response header {name!r} is not a str: {value!r}")
     name, value = _plain(name), _plain(value)
-    if "\n" in value or "\r" in value or "\0" in value:
-        raise AppError(f"response header {name!r} contains a line break or NUL")
+    control = _CONTROL(value)
+    if control:
+        raise AppError(f"response header {name!r} contains the control character {control[0]!r}")
     lowered = name.lower()
     kind, number = _PLAIN, 0
     if lowered in _HOP_BY_HOP:
@@ -114,6 +170,39 @@ def _check_header(item) -> tuple[bytes, int, int]:
     return checked
 
 
+def _head_lines(status_line: bytes, headers: list) -> tuple[list[bytes], int | None, bool]:
+    """The status line and the app's header lines, checked and encoded (plus
+    Date and Server unless the app set them); its Content-Length; and
+    whether it asked to close the connection."""
+    parts = [status_line]
+    append = parts.append
+    has_date = has_server = close = False
+    content_length = None
+    for item in headers:
+        try:
+            line, kind, number = _checked_headers[item]
+        except (KeyError, TypeError):
+            line, kind, number = _check_header(item)
+        if kind:
+            if kind == _CONTENT_LENGTH:
+                if content_length is not None:
+                    raise AppError("more than one Content-Length response header")
+                content_length = number
+            elif kind == _DATE:
+                has_date = True
+            elif kind == _SERVER:
+                has_server = True
+            else:  # Connection: close is honoured, other hop-by-hop headers dropped
+                close = close or kind == _CLOSE
+                continue
+        append(line)
+    if not has_date:
+        append(date_header())
+    if not has_server:
+        append(SERVER_HEADER)
+    return parts, content_length, close
+
+
 class ResponseWriter:
     """One response: the `start_response` callable, `write()`, and the result.
 
@@ -123,13 +212,15 @@ class ResponseWriter:
     """
 
     __slots__ = (
+        "_app_close",
+        "_content_length",
         "_head",
         "_http",
+        "_lines",
         "_send",
         "_sendfile",
         "_server",
         "_status_code",
-        "_status_line",
         "headers",
         "status",
     )
@@ -141,8 +232,12 @@ class ResponseWriter:
         self._server = server
         self.status: str | None = None
         self._status_code = 0
-        self._status_line = b""
         self.headers: list = []
+        # From start_response: the head's lines, checked and encoded, the
+        # app's Content-Length and its `Connection: close`.
+        self._lines: list[bytes] = []
+        self._content_length: int | None = None
+        self._app_close = False
         self._head: bytes | None = None
 
     @property
@@ -182,9 +277,11 @@ class ResponseWriter:
             code, line = _check_status(status)
         if not isinstance(headers, list):
             raise AppError(f"response headers must be a list, got {type(headers).__name__}")
+        # Checked here, as gunicorn does, so that a bad header is reported
+        # from the app's own call.
+        self._lines, self._content_length, self._app_close = _head_lines(line, headers)
         self.status = status
         self._status_code = code
-        self._status_line = line
         self.headers = headers
         return self.write
 
@@ -199,45 +296,13 @@ class ResponseWriter:
 
     # -- writing ---------------------------------------------------------
 
-    def _head_lines(self) -> tuple[list[bytes], int | None, bool]:
-        """The app's status line and header lines, checked and encoded; its
-        Content-Length; and whether it asked to close the connection."""
-        parts = [self._status_line]
-        append = parts.append
-        has_date = has_server = close = False
-        content_length = None
-        for item in self.headers:
-            try:
-                line, kind, number = _checked_headers[item]
-            except (KeyError, TypeError):
-                line, kind, number = _check_header(item)
-            if kind:
-                if kind == _CONTENT_LENGTH:
-                    if content_length is not None:
-                        raise AppError("more than one Content-Length response header")
-                    content_length = number
-                elif kind == _DATE:
-                    has_date = True
-                elif kind == _SERVER:
-                    has_server = True
-                else:  # Connection: close is honoured, other hop-by-hop headers dropped
-                    close = close or kind == _CLOSE
-                    continue
-            append(line)
-        if not has_date:
-            append(date_header())
-        if not has_server:
-            append(SERVER_HEADER)
-        return parts, content_length, close or self._server.draining
-
     def _build_head(self, known_length: int | None) -> bytes:
-        lines, content_length, close = self._head_lines()
         return self._http.response_head(
             self._status_code,
-            lines,
-            content_length=content_length,
+            self._lines,
+            content_length=self._content_length,
             known_length=known_length,
-            close=close,
+            close=self._app_close or self._server.draining,
         )
 
     def _write_body(self, data: bytes, known_length: int | None = None) -> None:
@@ -263,9 +328,12 @@ class ResponseWriter:
             body = result[0]
             if type(body) is bytes and self.status is not None:
                 # The common `return [body]`: its length is known, one send.
-                lines, content_length, close = self._head_lines()
                 head, body = self._http.whole_response(
-                    self._status_code, lines, body, content_length=content_length, close=close
+                    self._status_code,
+                    self._lines,
+                    body,
+                    content_length=self._content_length,
+                    close=self._app_close or self._server.draining,
                 )
                 self._head = head
                 self._send_head_with(body)
