@@ -41,6 +41,7 @@ SECTIONS = (
     "Proxies and TLS",
     "Process",
     "Logging",
+    "Metrics and probes",
     "Server hooks",
 )
 
@@ -153,6 +154,24 @@ def _optional_text(value: Any) -> str | None:
     if not isinstance(value, str):
         raise SettingError("expected a string")
     return value or None
+
+
+@_expects("HOST:PORT, [IPV6]:PORT or unix:PATH, or none")
+def _optional_address(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is not None:
+        parse_address(text)
+    return text
+
+
+@_expects("HOST:PORT, or none")
+def _udp_address(value: Any) -> str | None:
+    text = _optional_text(value)
+    if text is not None:
+        host, colon, port = text.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingError(f"expected HOST:PORT, got {text!r}")
+    return text
 
 
 @_expects("a file path, or - for stderr")
@@ -627,6 +646,37 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="INT",
     ),
     Setting(
+        "max_worker_memory",
+        "Worker processes",
+        ("--max-worker-memory",),
+        _integer(0),
+        0,
+        "Replace a worker whose memory (RSS) stays above this many MiB (0: "
+        "never): its successor is ready first, then it drains, so no request "
+        "fails. Checked about once a second; a worker must stay above the limit "
+        "for three checks in a row.",
+        metavar="MIB",
+    ),
+    Setting(
+        "max_worker_lifetime",
+        "Worker processes",
+        ("--max-worker-lifetime",),
+        _seconds,
+        0.0,
+        "Replace a worker once it has served this long (0: never), the same rolling way.",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "max_worker_lifetime_jitter",
+        "Worker processes",
+        ("--max-worker-lifetime-jitter",),
+        _seconds,
+        0.0,
+        "Add a random 0..N seconds to each worker's lifetime, so that workers "
+        "do not all restart at the same moment.",
+        metavar="SECONDS",
+    ),
+    Setting(
         "max_requests_jitter",
         "Worker processes",
         ("--max-requests-jitter",),
@@ -677,6 +727,19 @@ SETTINGS: tuple[Setting, ...] = (
         "On SIGTERM, keep serving this many seconds before closing the "
         "listeners and draining, so that a load balancer stops sending new "
         "requests first (Kubernetes, ECS). Ctrl+C does not wait.",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "request_timeout",
+        "Timeouts",
+        ("--request-timeout",),
+        _seconds,
+        0.0,
+        "End a request that runs longer than this (0: never): the client gets "
+        "503 (or the connection closes if the response has started), the stack "
+        "of the code it was in is logged, the app's finally blocks run, and the "
+        "worker keeps serving. A request stuck in code that never yields to "
+        "gevent is caught by --timeout instead.",
         metavar="SECONDS",
     ),
     Setting(
@@ -776,6 +839,47 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest request body in bytes (0: no limit); larger gets 413 before "
         "the app runs (or when a chunked body crosses it).",
         metavar="BYTES",
+    ),
+    # -- Metrics and probes -------------------------------------------------------------
+    Setting(
+        "metrics_bind",
+        "Metrics and probes",
+        ("--metrics-bind",),
+        _optional_address,
+        None,
+        "Address (`HOST:PORT` or `unix:PATH`) where the master serves "
+        "`/metrics` (Prometheus), `/livez` and `/readyz`; off when unset. "
+        "Needs the `metrics` extra (`pip install 'glade[metrics]'`). See "
+        "docs/operations.md.",
+        metavar="ADDRESS",
+    ),
+    Setting(
+        "statsd_host",
+        "Metrics and probes",
+        ("--statsd-host",),
+        _udp_address,
+        None,
+        "Send gunicorn's StatsD metrics (`gunicorn.requests`, "
+        "`gunicorn.request.duration`, ...) to this UDP `HOST:PORT`; off when unset.",
+        metavar="HOST:PORT",
+    ),
+    Setting(
+        "statsd_prefix",
+        "Metrics and probes",
+        ("--statsd-prefix",),
+        _text,
+        "",
+        "Prefix of every StatsD metric name (a dot is added after it).",
+        metavar="PREFIX",
+    ),
+    Setting(
+        "dogstatsd_tags",
+        "Metrics and probes",
+        ("--dogstatsd-tags",),
+        _text,
+        "",
+        "Comma-separated DogStatsD tags (`key:value,...`) added to every StatsD metric.",
+        metavar="TAGS",
     ),
     # -- Application ------------------------------------------------------------------
     Setting(
@@ -1200,9 +1304,6 @@ GUNICORN_ONLY: dict[str, tuple] = {
     "syslog_prefix": (None,),
     "syslog_facility": ("user",),
     "enable_stdio_inheritance": (False,),
-    "statsd_host": (None,),
-    "dogstatsd_tags": ("",),
-    "statsd_prefix": ("",),
     "enable_backlog_metric": (False,),
     "default_proc_name": (ALWAYS,),
     "paste": (None,),

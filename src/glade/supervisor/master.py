@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 import select
 import signal
 import socket
@@ -31,7 +32,15 @@ from glade.identity import resolve as resolve_identity
 from glade.lifecycle import Lifecycle, State
 from glade.logging import LogConfigError, error_log, reopen_log_files, setup_logging
 from glade.supervisor import systemd, upgrade
+from glade.supervisor.metrics import (
+    RESTART_CAUSES,
+    MissingLibrary,
+    ServerMetrics,
+    require_prometheus_client,
+    resident_bytes,
+)
 from glade.supervisor.pidfile import Pidfile
+from glade.supervisor.probes import ProbeServer
 from glade.supervisor.sockets import BindError, bind, refuse_new_connections
 from glade.supervisor.worker_handle import WorkerHandle, WorkerState
 from glade.tls import TLSError, server_context
@@ -48,6 +57,11 @@ FORCED_STOP_GRACE = 1.0
 # Respawn back-off for workers that die soon after they start.
 MIN_RESPAWN_DELAY = 0.1
 MAX_RESPAWN_DELAY = 5.0
+# --max-worker-memory: how often each worker's RSS is read, and how many reads
+# in a row above the limit replace it (a short peak does not).
+MEMORY_CHECK_EVERY = 1.0
+MEMORY_CHECKS_OVER = 3
+MIB = 1024 * 1024
 
 HANDLED_SIGNALS = (
     signal.SIGINT,
@@ -98,6 +112,9 @@ class Master:
         self.pidfile: Pidfile | None = None
         self.raw_env = RawEnv()
         self.preloaded_app = None
+        self.metrics = ServerMetrics()
+        self.probes: ProbeServer | None = None  # --metrics-bind
+        self.memory_checked_at = 0.0
         self._wake_r = self._wake_w = -1
 
     # -- startup -----------------------------------------------------------
@@ -116,16 +133,21 @@ class Master:
             server_context(self.cfg)  # only to check the files before anything listens
             call_hook(self.cfg, "on_starting", self)
             self._open_listeners()
+            self._open_probes()
             self._write_pidfile()
             call_hook(self.cfg, "when_ready", self)
-        except (BindError, HookFailed, OSError, TLSError) as error:
+        except (BindError, HookFailed, MissingLibrary, OSError, TLSError) as error:
             error_log.error("%s", error)
             self._close_listeners()
+            if self.probes is not None:
+                self.probes.close()
             return EXIT_FAILURE
         self._install_signals()
         error_log.info("Starting glade %s", _version())
         for listener in self.listeners:
             error_log.info("Listening at: %s (%d)", _url(listener, self.cfg), self.pid)
+        if self.probes is not None:
+            error_log.info("Metrics and probes at: %s", _url(self.probes.listener, self.cfg))
         error_log.info("Using worker: %s", self.cfg.worker_class)
         try:
             self._loop()
@@ -196,6 +218,61 @@ class Master:
             raise
         return listeners
 
+    def _open_probes(self) -> None:
+        """--metrics-bind: /metrics, /livez and /readyz, served by this loop."""
+        text = self.cfg.metrics_bind
+        if not text:
+            return
+        require_prometheus_client()
+        address = parse_address(text)
+        try:
+            sock = bind(address, 64, reuse_port=address.family != socket.AF_UNIX)
+        except BindError:
+            if address.family != socket.AF_UNIX or not self.upgraded_from:
+                raise
+            # The old master of an upgrade still holds the path: take it over.
+            os.unlink(address.host)
+            sock = bind(address, 64)
+        sock.set_inheritable(False)
+        self.probes = ProbeServer(sock, self._probe_answer)
+
+    def _probe_answer(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/livez":
+            ok, text = self._live()
+        elif path == "/readyz":
+            ok, text = self._ready()
+        elif path == "/metrics":
+            from prometheus_client import CONTENT_TYPE_LATEST
+
+            body = self.metrics.exposition(self.workers.values(), self.listeners)
+            return 200, CONTENT_TYPE_LATEST, body
+        else:
+            return 404, "text/plain", b"/metrics, /livez or /readyz\n"
+        return (200 if ok else 503), "text/plain", text.encode() + b"\n"
+
+    def _live(self) -> tuple[bool, str]:
+        """The master's loop runs (it answers this), and every serving worker beats."""
+        timeout = self.cfg.timeout
+        if timeout:
+            now = monotonic()
+            for worker in self.workers.values():
+                serving = worker.state in (WorkerState.READY, WorkerState.RETIRING)
+                if serving and worker.booted and now - worker.last_beat > timeout:
+                    return False, f"worker {worker.pid} has not beaten for {timeout:g} s"
+        return True, "live"
+
+    def _ready(self) -> tuple[bool, str]:
+        """Serving, with a ready worker, and no stop begun (the shutdown delay
+        included: traffic must move away before the listeners close)."""
+        if self.drain_at is not None or self.lifecycle.state is not State.SERVING:
+            return False, f"not ready: {self.lifecycle.state.value}" + (
+                " (stopping)" if self.drain_at is not None else ""
+            )
+        ready = sum(1 for w in self.workers.values() if w.state is WorkerState.READY)
+        if not ready:
+            return False, "not ready: no worker is ready"
+        return True, f"ready: {ready} workers"
+
     def _write_pidfile(self) -> None:
         path = getattr(self.cfg, "pidfile", None)
         if not path:
@@ -223,6 +300,8 @@ class Master:
         while not self.lifecycle.stopped:
             self._maintain_workers()
             self._wait_for_events(self._next_timeout())
+            if self.probes is not None:
+                self.probes.expire()
             while self.signal_queue:
                 signum = self.signal_queue.pop(0)
                 name = signal.Signals(signum).name[3:].lower()
@@ -241,15 +320,19 @@ class Master:
 
     def _wait_for_events(self, timeout: float) -> None:
         by_fd = {w.status_fd: w for w in self.workers.values()}
+        probes = self.probes
+        probe_fds = [probes.fileno(), *probes.client_fds()] if probes is not None else []
         try:
-            readable, _, _ = select.select([self._wake_r, *by_fd], [], [], timeout)
+            readable, _, _ = select.select([self._wake_r, *by_fd, *probe_fds], [], [], timeout)
         except InterruptedError:
             return
         for fd in readable:
             if fd == self._wake_r:
                 _drain_fd(fd)
-            else:
+            elif fd in by_fd:
                 self._read_status(by_fd[fd])
+            else:
+                probes.ready(fd)
 
     def _read_status(self, worker: WorkerHandle) -> None:
         try:
@@ -274,7 +357,12 @@ class Master:
                     worker.move(WorkerState.READY)
                 self._on_worker_ready(worker)
             elif kind == "retiring":
-                self._retire(worker, rest or "asked to be replaced")
+                cause, _, why = rest.partition(" ")
+                if cause not in RESTART_CAUSES:
+                    cause, why = "max_requests", rest
+                self._retire(worker, why or "asked to be replaced", cause)
+            elif kind == "stats":
+                worker.stats = self.metrics.parse_snapshot(rest) or worker.stats
             elif kind == "boot-error":
                 worker.boot_error = rest
 
@@ -286,7 +374,7 @@ class Master:
         active = self._active()
         if len(active) > self.num_workers:
             for worker in sorted(active, key=lambda w: w.age)[: len(active) - self.num_workers]:
-                self._retire(worker, "fewer workers wanted")
+                self._retire(worker, "fewer workers wanted", "scale")
         missing = self.num_workers - len(active)
         if missing > 0 and monotonic() >= self.respawn_not_before:
             self.respawn_not_before = 0.0
@@ -294,11 +382,13 @@ class Master:
                 self._spawn()
         self._stop_replaced_workers()
 
-    def _retire(self, worker: WorkerHandle, why: str) -> None:
+    def _retire(self, worker: WorkerHandle, why: str, cause: str) -> None:
+        """Replace the worker the rolling way; `cause` counts it (RESTART_CAUSES)."""
         if worker.state not in (WorkerState.BOOTING, WorkerState.READY):
             return
         error_log.info("Replacing worker %d: %s", worker.pid, why)
         worker.move(WorkerState.RETIRING)
+        self.metrics.restart(cause)
 
     def _active(self) -> list[WorkerHandle]:
         """The workers that count toward the wanted number: active ones of
@@ -354,10 +444,13 @@ class Master:
         os.close(status_w)
         os.close(control_r)
         now = monotonic()
-        self.workers[pid] = WorkerHandle(
+        handle = self.workers[pid] = WorkerHandle(
             pid, age, self.generation, status_r, control_w, started=now, last_beat=now
         )
-        self.workers[pid].worker = worker
+        handle.worker = worker
+        if self.cfg.max_worker_lifetime:
+            jitter = random.uniform(0, self.cfg.max_worker_lifetime_jitter)
+            handle.retire_at = now + self.cfg.max_worker_lifetime + jitter
 
     def _become_worker(self, worker, status_r: int, control_w: int) -> None:
         """In the child: shed the master's state and run the worker. Never returns."""
@@ -374,6 +467,8 @@ class Master:
                     signal.signal(signum, signal.SIG_IGN)
             for fd in (status_r, control_w, self._wake_r, self._wake_w):
                 os.close(fd)
+            if self.probes is not None:
+                self.probes.close()
             for other in self.workers.values():
                 os.close(other.status_fd)
                 os.close(other.control_fd)
@@ -458,10 +553,45 @@ class Master:
                     now - worker.started,
                 )
                 self._abort(worker, now)
+        self._recycle(now)
         if self.upgraded_from and os.getppid() != self.upgraded_from:
             self._promote()
         if self.lifecycle.draining and not self.workers:
             self.lifecycle.move(State.STOPPED, "all workers exited")
+
+    def _recycle(self, now: float) -> None:
+        """--max-worker-lifetime and --max-worker-memory: replace, the rolling
+        way, a serving worker that is too old or stays too big."""
+        if not self.lifecycle.serving:
+            return
+        limit = self.cfg.max_worker_memory * MIB
+        check_memory = limit and now - self.memory_checked_at >= MEMORY_CHECK_EVERY
+        if check_memory:
+            self.memory_checked_at = now
+        for worker in list(self.workers.values()):
+            if worker.state is not WorkerState.READY:
+                continue
+            if worker.retire_at is not None and now >= worker.retire_at:
+                self._retire(
+                    worker,
+                    f"served for {now - worker.started:.0f} s (--max-worker-lifetime)",
+                    "lifetime",
+                )
+                continue
+            if not check_memory:
+                continue
+            rss = resident_bytes(worker.pid) or 0
+            if rss <= limit:
+                worker.checks_over_memory = 0
+                continue
+            worker.checks_over_memory += 1
+            if worker.checks_over_memory >= MEMORY_CHECKS_OVER:
+                self._retire(
+                    worker,
+                    f"its memory, {rss / MIB:.0f} MiB, stayed above --max-worker-memory "
+                    f"{self.cfg.max_worker_memory} MiB",
+                    "memory",
+                )
 
     def _abort(self, worker: WorkerHandle, now: float) -> None:
         """SIGABRT makes a stuck worker log its stack and exit; SIGKILL follows if it cannot.
@@ -469,6 +599,8 @@ class Master:
         A stuck worker that was serving is replaced at once; one stuck booting
         is not, since its exit is a boot error, which decides what comes next.
         """
+        if worker.booted and worker.state is not WorkerState.STOPPING:
+            self.metrics.restart("timeout")
         worker.move(WorkerState.ABORTING)
         worker.kill_at = now + KILL_BACKSTOP
         _kill(worker.pid, signal.SIGABRT)
@@ -490,6 +622,7 @@ class Master:
             self._read_status(worker)
             os.close(worker.status_fd)
             os.close(worker.control_fd)
+            self.metrics.worker_gone(worker.stats)
             self._on_worker_exit(worker, status)
             if worker.worker is not None:
                 worker.worker.pid = pid  # in the master it still held the master's pid
@@ -519,6 +652,7 @@ class Master:
                 error_log.warning("Worker %d stopped (%s)", worker.pid, _describe_exit(code))
             return
         error_log.error("Worker %d died unexpectedly (%s)", worker.pid, _describe_exit(code))
+        self.metrics.restart("crash")
         if monotonic() - worker.started < 1.0:
             self.respawn_not_before = monotonic() + self.respawn_delay
             self.respawn_delay = min(self.respawn_delay * 2, MAX_RESPAWN_DELAY)
@@ -540,6 +674,7 @@ class Master:
         self._stop_replaced_workers()
 
     def _on_boot_error(self, worker: WorkerHandle, reason: str) -> None:
+        self.metrics.boot_failures += 1
         if worker.generation != self.generation:
             return  # a worker of a reload already given up
         if self.reloading is not None and worker.generation == self.generation:
@@ -648,7 +783,7 @@ class Master:
         self.generation += 1
         self.num_workers = new_cfg.workers
         for worker in self.workers.values():
-            self._retire(worker, "reload")
+            self._retire(worker, "reload", "reload")
 
     def handle_ttin(self) -> None:
         self._set_worker_count(self.num_workers + 1, "SIGTTIN")
@@ -675,7 +810,7 @@ class Master:
         error_log.info("SIGWINCH: draining all workers; SIGHUP starts them again")
         self._set_worker_count(0, "SIGWINCH")
         for worker in self.workers.values():
-            self._retire(worker, "SIGWINCH")
+            self._retire(worker, "SIGWINCH", "scale")
 
     def handle_usr2(self) -> None:
         """Binary upgrade: exec a new master that inherits the listening sockets."""
@@ -774,6 +909,9 @@ class Master:
 
     def _cleanup(self) -> None:
         self._close_listeners()
+        if self.probes is not None:
+            self.probes.close()
+            self.probes = None
         for worker in self.workers.values():
             _kill(worker.pid, signal.SIGKILL)
         if self.pidfile is not None:

@@ -63,6 +63,12 @@ class WorkerHandle:
     boot_error: str | None = None
     kill_at: float | None = None
     buffer: bytes = field(default=b"", repr=False)
+    # With --metrics-bind: its latest counts (workers/stats.py).
+    stats: dict | None = field(default=None, repr=False)
+    # --max-worker-lifetime: when it is to be replaced (monotonic), if ever.
+    retire_at: float | None = None
+    # --max-worker-memory: checks in a row that found it above the limit.
+    checks_over_memory: int = 0
 
     def move(self, new: WorkerState) -> None:
         if new not in TRANSITIONS[self.state]:

@@ -1,8 +1,9 @@
 """What every worker does: boot, load the app, report to the master, serve.
 
 A worker talks to its master through one pipe of short text lines:
-`ready`, `beat <busy requests>`, `boot-error <message>`. The beats are the
-heartbeat (a worker whose beats stop is stuck). The master writes the other
+`ready`, `beat <busy requests>`, `retiring <cause> <why>`, `boot-error
+<message>`, and with --metrics-bind `stats <json>` (workers/stats.py). The
+beats are the heartbeat (a worker whose beats stop is stuck). The master writes the other
 way on a control pipe (the drain deadline); its end of file, or a write
 that fails, means the master is gone, and the worker drains and exits.
 """
@@ -30,6 +31,7 @@ from glade.logging import AccessLog, access_log_wanted, error_log
 from glade.tls import TLSError, server_context
 from glade.workers.options import ServingOptions, ServingState
 from glade.workers.reloader import SourceWatcher
+from glade.workers.stats import RequestStats
 from glade.wsgi.environ import ErrorStream, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
 from glade.wsgi.proxy import TrustedPeers, with_forwarded_scheme
@@ -69,6 +71,8 @@ class Worker:
         self.options: ServingOptions | None = None  # built once the app is loaded
         self.state = ServingState(self.request_done)
         self.requests_served = 0
+        # --metrics-bind: what this worker counts for the master's /metrics.
+        self.stats = RequestStats() if cfg.metrics_bind else None
         self.max_requests = 0
         if cfg.max_requests:
             self.max_requests = cfg.max_requests + random.randint(0, cfg.max_requests_jitter)
@@ -101,7 +105,9 @@ class Worker:
             # The master starts a replacement and, once it is ready, drains
             # this worker: until then it keeps serving.
             self._retiring_reported = True
-            self.report(f"retiring served {self.requests_served} requests (max_requests)")
+            self.report(
+                f"retiring max_requests served {self.requests_served} requests (max_requests)"
+            )
 
     # -- boot --------------------------------------------------------------
 
@@ -141,6 +147,8 @@ class Worker:
             return self.serve()
         except WorkerAborted:
             return EXIT_ABORTED
+        finally:
+            self.report_stats()  # the last counts: the master keeps them
 
     def _environ_template(self, listener) -> dict:
         address = listener.getsockname()
@@ -171,6 +179,7 @@ class Worker:
             header_timeout=cfg.header_timeout or 3600.0,
             first_byte_timeout=cfg.first_byte_timeout,
             header_min_rate=cfg.header_min_rate,
+            request_timeout=cfg.request_timeout,
             keepalive=cfg.keepalive if self.keeps_alive else 0,
             body_timeout=cfg.body_timeout or 3600.0,
             linger_seconds=self.linger_seconds,
@@ -181,6 +190,8 @@ class Worker:
             proxy_protocol=cfg.proxy_protocol,
             proxy_peers=TrustedPeers(cfg.proxy_allow_ips),
             access_log=AccessLog(cfg.access_log_format) if access_log_wanted(cfg) else None,
+            on_request=self.stats.record if self.stats is not None else None,
+            on_cut=self.stats.count_cut if self.stats is not None else None,
             pre_request=getattr(cfg, "pre_request", None),
             post_request=getattr(cfg, "post_request", None),
             hook_config=cfg,
@@ -210,12 +221,20 @@ class Worker:
     def beat(self) -> None:
         """Heartbeat; also notices a master that disappeared."""
         self.report(f"beat {self.state.busy()}")
+        self.report_stats()
         if self.watcher is not None and self.lifecycle.state is State.SERVING:
             changed = self.watcher.changed()
             if changed:
-                self.report(f"retiring {os.path.relpath(changed)} changed (--reload)")
+                self.report(f"retiring reload {os.path.relpath(changed)} changed (--reload)")
         if os.getppid() != self.master_pid:
             self.master_gone = True
+
+    def report_stats(self) -> None:
+        """This worker's counts for the master's /metrics, when it serves them."""
+        stats = self.stats
+        if stats is not None:
+            state = self.state
+            self.report("stats " + stats.snapshot(len(state.connections), state.busy()))
 
     def begin_drain(self, why: str) -> None:
         self.fix_drain_deadline()

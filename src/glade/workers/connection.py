@@ -333,7 +333,7 @@ class Connection:
         options = self.options
         server = self.server
         http = self.http
-        started = time.time() if options.access_log else 0.0
+        started = time.time() if options.access_log or options.on_request else 0.0
         wsgi_input = InputStream(self._pull_body if request.has_body else _no_body)
         environ = build_environ(self.environ_template, request, None, wsgi_input)
         writer = ResponseWriter(
@@ -361,6 +361,8 @@ class Connection:
                 )
         except ClientStalled:
             http.fail_response(500)
+            if options.on_cut is not None:
+                options.on_cut(1)
             raise ClientStalled(
                 f"cut the response to {_peer(self.remote)} ({request.method} "
                 f"{_path(environ)}): it read nothing for {options.body_timeout:g} s "
@@ -411,16 +413,16 @@ class Connection:
                     ResponseView(writer),
                 )
             server.request_done()
-            if options.access_log and writer.status_code:
+            if started and writer.status_code:
                 # Failed requests too: an access log without its 500s and 413s
                 # would hide exactly what an operator looks for.
-                options.access_log.log(
-                    environ,
-                    writer.status_code,
-                    writer.headers,
-                    writer.bytes_sent,
-                    time.time() - started,
-                )
+                seconds = time.time() - started
+                if options.access_log:
+                    options.access_log.log(
+                        environ, writer.status_code, writer.headers, writer.bytes_sent, seconds
+                    )
+                if options.on_request is not None:
+                    options.on_request(request.method, writer.status_code, seconds)
 
     # -- I/O for the WSGI layer ----------------------------------------------
 

@@ -309,13 +309,16 @@ class GeventServer:
         """End every connection left, logging how many requests that cut;
         their greenlets get `unwind` seconds to finish unwinding."""
         if self.greenlets:
+            busy = self.state.busy()
             error_log.warning(
                 "%s: %s; cut %d in-flight requests (%d connections)",
                 who,
                 why,
-                self.state.busy(),
+                busy,
                 len(self.greenlets),
             )
+            if busy and self.options.on_cut is not None:
+                self.options.on_cut(busy)
             gevent.killall(list(self.greenlets), block=True, timeout=unwind)
         for helper in (self._sweeper, self._memory_keeper):
             if helper is not None:

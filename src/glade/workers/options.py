@@ -40,6 +40,8 @@ class ServingOptions:
     first_byte_timeout: float = 0.0
     # Bytes per second a head must average after HEAD_GRACE (0: no such rule).
     header_min_rate: float = 0.0
+    # --request-timeout: how long the app may take over one request (0: no limit).
+    request_timeout: float = 0.0
     # How long a close that may leave client bytes unread reads and drops
     # them first (see Connection._linger).
     linger_seconds: float = 2.0
@@ -53,6 +55,10 @@ class ServingOptions:
     access_log: Any = None
     # The hooks, or None when not set (then requests do not pay for their
     # arguments), with the config that calls them and the worker they get.
+    # Told of each answered request (method, status, seconds) and of requests
+    # ended early (how many): the worker's metrics and StatsD; None when off.
+    on_request: Callable[[str, int, float], None] | None = None
+    on_cut: Callable[[int], None] | None = None
     pre_request: Callable | None = None
     post_request: Callable | None = None
     hook_config: Any = None

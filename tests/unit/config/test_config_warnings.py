@@ -55,7 +55,7 @@ def test_gunicorn_settings_glade_does_not_have(write):
         "gunicorn.conf.py",
         """
         worker_tmp_dir = "/dev/shm"
-        statsd_host = "localhost:8125"
+        syslog = True
         spew = False
         sendfile = None
         capture_output = False
@@ -64,7 +64,7 @@ def test_gunicorn_settings_glade_does_not_have(write):
     assert load(["-c", "gunicorn.conf.py"]).warnings == [
         "setting 'worker_tmp_dir' (from gunicorn.conf.py:1) is not needed (Glade's heartbeat "
         "is a pipe, not a file) and is ignored",
-        "setting 'statsd_host' (from gunicorn.conf.py:2) is not supported yet and is ignored",
+        "setting 'syslog' (from gunicorn.conf.py:2) is not supported yet and is ignored",
     ]
 
 
