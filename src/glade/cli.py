@@ -205,7 +205,7 @@ def format_config(cfg: Config) -> str:
         for setting in members:
             value = getattr(cfg, setting.name)
             source = cfg.source_of(setting.name)
-            note = ""
+            note = f" ({cfg.notes[setting.name]})" if setting.name in cfg.notes else ""
             if setting.unsupported and value != setting.default:
                 note = (
                     " (not supported yet: ignored)"
@@ -228,9 +228,10 @@ def _check(cfg: Config) -> int:
         print(f"glade: error: {problem}", file=sys.stderr)
     if problems:
         return EXIT_CHECK_FAILED
+    how = f" ({cfg.notes['workers']})" if "workers" in cfg.notes else ""
     print(
         f"glade: config and app OK: {cfg.wsgi_app}, {cfg.workers} {cfg.worker_class} "
-        f"worker{'s' * (cfg.workers != 1)} on {', '.join(cfg.bind)}"
+        f"worker{'s' * (cfg.workers != 1)}{how} on {', '.join(cfg.bind)}"
     )
     return 0
 

@@ -108,7 +108,7 @@ line that names the setting, the value, where it came from and what is
 expected:
 
 ```
-glade: error: setting 'workers' (from gunicorn.conf.py:3) is -1; expected an integer >= 1
+glade: error: setting 'workers' (from gunicorn.conf.py:3) is -1; expected an integer >= 1, or auto
 ```
 
 Settings marked *not supported yet* below are accepted, so that gunicorn

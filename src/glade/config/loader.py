@@ -7,7 +7,8 @@
 3. the environment: conventional variables (WEB_CONCURRENCY, ...), then
    ``GLADE_<SETTING>``, then the flags in ``GLADE_CMD_ARGS``;
 4. the command line.
-Last, ``PORT`` gives ``bind = 0.0.0.0:$PORT`` if no source set ``bind``.
+Last, ``PORT`` gives ``bind = 0.0.0.0:$PORT`` if no source set ``bind``, and
+``workers = auto`` becomes a number (glade.cpu_quota).
 
 Each value remembers where it came from, so that ``--print-config`` can say
 it and every error names the setting, the value, its source and what is
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from glade.config.settings import (
+    AUTO,
     BY_NAME,
     GUNICORN_ONLY,
     GUNICORN_ONLY_REASONS,
@@ -40,6 +42,7 @@ from glade.config.settings import (
     SettingError,
     gunicorn_only_is_default,
 )
+from glade.cpu_quota import ROOT_VARIABLE, available_cpus
 
 
 def _toml_module():
@@ -102,6 +105,7 @@ class Config:
         self._values: dict[str, Any] = {}
         self._sources: dict[str, Source] = {}
         self.warnings: list[str] = []
+        self.notes: dict[str, str] = {}  # how a value given as "auto" was worked out
         self.argv: list[str] = []  # the command line it came from, for a reload
         for setting in SETTINGS:
             self._values[setting.name] = copy.deepcopy(setting.default)
@@ -122,6 +126,12 @@ class Config:
             raise ConfigError(f"setting {name!r} (from {source}) is {show(raw)}; {error}") from None
         self._values[name] = value
         self._sources[name] = source
+
+    def resolve(self, name: str, value: Any, note: str) -> None:
+        """Replace a value given as "auto" by the one it means; the source
+        stays where "auto" was given, and the note says how."""
+        self._values[name] = value
+        self.notes[name] = note
 
     def source_of(self, name: str) -> Source:
         return self._sources[name]
@@ -179,11 +189,27 @@ def load_config(
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(f"env PORT is {port!r}; expected a port number 1-65535")
         cfg.set("bind", f"0.0.0.0:{int(port)}", Source("env", "PORT"))
+    if cfg.workers == AUTO:
+        _resolve_auto_workers(cfg, environ)
     for name, value, source in cfg.items():
         setting = BY_NAME[name]
         if setting.unsupported and source is not DEFAULT and value != setting.default:
             cfg.warn(f"setting {name!r} (from {source}) {setting.unsupported}")
     return cfg
+
+
+def _resolve_auto_workers(cfg: Config, environ: Mapping[str, str]) -> None:
+    """`workers = auto` becomes a number here, once, so that the rest of Glade
+    reads an int. A WEB_CONCURRENCY number wins: the platform that set it
+    knows the size it gave the app. Else one worker per CPU the cgroup allows."""
+    concurrency = environ.get("WEB_CONCURRENCY", "").strip()
+    if concurrency and concurrency.lower() != AUTO:
+        # Already checked by _load_environ, which reads it with the same parser.
+        count = BY_NAME["workers"].parse(concurrency)
+        cfg.resolve("workers", count, f"auto: WEB_CONCURRENCY={count}")
+        return
+    cpus = available_cpus(environ)
+    cfg.resolve("workers", cpus.count, f"auto: {cpus.reason}")
 
 
 # -- which config file ---------------------------------------------------------
@@ -471,7 +497,7 @@ def _toml_key_lines(text: str, table: tuple[str, ...]) -> dict[str, int]:
 
 
 def _load_environ(cfg: Config, environ: Mapping[str, str]) -> None:
-    known = {CMD_ARGS_VAR}
+    known = {CMD_ARGS_VAR, ROOT_VARIABLE}
     for setting in SETTINGS:
         if not setting.in_env:
             continue

@@ -120,6 +120,22 @@ def _integer(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
+AUTO = "auto"
+_at_least_one = _integer(1)
+
+
+@_expects("an integer >= 1, or auto")
+def _workers(value: Any) -> int | str:
+    """A number, or AUTO, which the loader turns into one once every source
+    is read (WEB_CONCURRENCY may still win over it): cfg.workers is an int."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return _at_least_one(value)
+    except SettingError:
+        raise SettingError("expected an integer >= 1, or auto") from None
+
+
 @_expects("a number of seconds >= 0")
 def _seconds(value: Any) -> float:
     expected = "expected a number of seconds >= 0"
@@ -579,10 +595,20 @@ SETTINGS: tuple[Setting, ...] = (
         "workers",
         "Worker processes",
         ("-w", "--workers"),
-        _integer(1),
+        _workers,
         1,
-        "Number of worker processes. Each gevent worker serves many connections "
-        "at once; start with one per CPU core.",
+        "Number of worker processes, or `auto` for one per CPU this process may "
+        "use. Each gevent worker serves many connections at once, so one per CPU "
+        "is the usual count. `auto` counts what a container is given, where "
+        "`os.cpu_count()` counts the host's cores: the CPU quota of the "
+        "process's cgroup or of any parent (`cpu.max` on cgroup v2, "
+        "`cpu.cfs_quota_us` on v1; the smallest counts), rounded up, and no "
+        "more than the CPUs it may run on (its affinity mask), which is the "
+        "count when there is no quota. A `WEB_CONCURRENCY` set to a number wins "
+        "over `auto`. `auto` is worked out when the config is loaded, at start "
+        "and on every `HUP`; `--print-config` shows the number and why. When the "
+        "cgroup file system is not mounted at `/sys/fs/cgroup`, "
+        "`GLADE_CGROUP_ROOT` says where it is.",
         metavar="INT",
         env_aliases=("WEB_CONCURRENCY",),
     ),

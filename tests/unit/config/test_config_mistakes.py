@@ -23,17 +23,17 @@ def error_of(*argv, **env) -> str:
 
 def test_negative_workers_from_each_source(write):
     assert error_of("-w", "-1") == (
-        "setting 'workers' (from flag -w/--workers) is '-1'; expected an integer >= 1"
+        "setting 'workers' (from flag -w/--workers) is '-1'; expected an integer >= 1, or auto"
     )
     assert error_of(GLADE_WORKERS="-1") == (
-        "setting 'workers' (from env GLADE_WORKERS) is '-1'; expected an integer >= 1"
+        "setting 'workers' (from env GLADE_WORKERS) is '-1'; expected an integer >= 1, or auto"
     )
     assert error_of(WEB_CONCURRENCY="0") == (
-        "setting 'workers' (from env WEB_CONCURRENCY) is '0'; expected an integer >= 1"
+        "setting 'workers' (from env WEB_CONCURRENCY) is '0'; expected an integer >= 1, or auto"
     )
     write("gunicorn.conf.py", "import os\n\nworkers = -1\n")
     assert error_of("-c", "gunicorn.conf.py") == (
-        "setting 'workers' (from gunicorn.conf.py:3) is -1; expected an integer >= 1"
+        "setting 'workers' (from gunicorn.conf.py:3) is -1; expected an integer >= 1, or auto"
     )
 
 
@@ -172,7 +172,8 @@ def test_bad_glade_cmd_args():
         "env GLADE_CMD_ARGS is '--wrokers 2'; unrecognized arguments: --wrokers"
     )
     assert error_of(GLADE_CMD_ARGS="-w x") == (
-        "setting 'workers' (from GLADE_CMD_ARGS -w/--workers) is 'x'; expected an integer >= 1"
+        "setting 'workers' (from GLADE_CMD_ARGS -w/--workers) is 'x'; "
+        "expected an integer >= 1, or auto"
     )
 
 
