@@ -5,7 +5,9 @@ Content-Length and chunked), and clients that leave in the middle of a
 request or of a response (support.mixed_load). Every 10 s each worker is
 sampled: its resident memory and open descriptors from /proc, from outside,
 and its live greenlets, which only the worker can count (the app's
-/greenlets route answers for the worker that serves it).
+/greenlets route answers for the worker that serves it). The same answer
+gives the worker's allocated Python memory blocks: not a criterion, but
+when RSS grows, they tell leaked objects from the allocator's own growth.
 
 It fails on:
 - any error a well-behaved client sees (a status or body other than the
@@ -65,6 +67,7 @@ class Worker:
     rss: int
     fds: int
     greenlets: int | None
+    blocks: int | None  # sys.getallocatedblocks(), after a collection
 
 
 @dataclass
@@ -81,8 +84,8 @@ def open_descriptors(pid: int) -> int:
 
 def greenlet_counts(host: str, port: int, pids: list[int], timeout: float = 10.0):
     """Ask /greenlets on fresh connections until every worker has answered
-    (or the time is up): ({pid: count}, the errors met)."""
-    counts: dict[int, int] = {}
+    (or the time is up): ({pid: (greenlets, blocks)}, the errors met)."""
+    counts: dict[int, tuple[int, int]] = {}
     errors: list[str] = []
     deadline = time.monotonic() + timeout
     while set(pids) - counts.keys() and time.monotonic() < deadline:
@@ -90,8 +93,8 @@ def greenlet_counts(host: str, port: int, pids: list[int], timeout: float = 10.0
         try:
             connection.request("GET", "/greenlets", headers={"Connection": "close"})
             response = connection.getresponse()
-            pid, count = response.read().split()
-            counts[int(pid)] = int(count)
+            pid, greenlets, blocks = map(int, response.read().split())
+            counts[pid] = (greenlets, blocks)
         except (OSError, http.client.HTTPException, ValueError) as error:
             errors.append(f"GET /greenlets: {error!r}")
             time.sleep(0.1)
@@ -104,16 +107,16 @@ def take_sample(server, pids: list[int], label: str, load: MixedLoad | None = No
     # Descriptors first, while none of this sample's connections is open.
     fds = {pid: open_descriptors(pid) for pid in pids}
     rss = {pid: vm_rss(pid) for pid in pids}
-    greenlets, errors = greenlet_counts(server.host, server.port, pids)
+    counts, errors = greenlet_counts(server.host, server.port, pids)
     sample = Sample(
         label,
-        {pid: Worker(rss[pid], fds[pid], greenlets.get(pid)) for pid in pids},
+        {pid: Worker(rss[pid], fds[pid], *counts.get(pid, (None, None))) for pid in pids},
         load.checked if load else None,
     )
     sample.notes += errors[:3]
     if set(children_of(server.pid)) != set(pids):
         sample.notes.append(f"workers are now {children_of(server.pid)}, not {pids}")
-    missing = set(pids) - greenlets.keys()
+    missing = set(pids) - counts.keys()
     if missing:
         sample.notes.append(f"no greenlet count from {sorted(missing)} within 10 s")
     return sample
@@ -159,7 +162,8 @@ def same_counts(one: Sample, other: Sample) -> bool:
 
 def table(samples: list[Sample], pids: list[int]) -> str:
     header = f"{'sample':>10} |" + "".join(
-        f" worker {pid:>7}: {'RSS MiB':>8} {'fds':>4} {'greenlets':>9} |" for pid in pids
+        f" worker {pid:>7}: {'RSS MiB':>8} {'fds':>4} {'greenlets':>9} {'blocks':>7} |"
+        for pid in pids
     )
     lines = [header + " checked requests", "-" * (len(header) + 17)]
     for sample in samples:
@@ -167,7 +171,10 @@ def table(samples: list[Sample], pids: list[int]) -> str:
         for pid in pids:
             worker = sample.workers[pid]
             greenlets = "?" if worker.greenlets is None else worker.greenlets
-            line += f" {'':>15} {worker.rss / MIB:>8.2f} {worker.fds:>4} {greenlets:>9} |"
+            blocks = "?" if worker.blocks is None else worker.blocks
+            line += (
+                f" {'':>15} {worker.rss / MIB:>8.2f} {worker.fds:>4} {greenlets:>9} {blocks:>7} |"
+            )
         checked = "-" if sample.checked is None else sample.checked
         lines.append(f"{line} {checked:>16}" + "".join(f"  ({n})" for n in sample.notes))
     return "\n".join(lines)
@@ -194,6 +201,10 @@ def log_summary(output: str) -> str:
         + ", ".join(f"{n} {level}" for level, n in sorted(levels.items()))
         + (f" ({refused} INFO lines are refusals of a request cut short)")
     )
+
+
+def mib(growth: dict[int, int]) -> str:
+    return ", ".join(f"worker {pid} {grown / MIB:+.2f} MiB" for pid, grown in growth.items())
 
 
 def run_load(server, seconds: float, seed: int, pids: list[int], samples: list[Sample]):
@@ -227,10 +238,12 @@ class SoakRun:
     def idle(self) -> Sample:
         return self.samples[-1]
 
-    def rss_growth(self) -> dict[int, int]:
-        """Each worker's RSS growth from the sample at RSS_FROM to the last."""
+    def rss_growth(self, until: int = -1) -> dict[int, int]:
+        """Each worker's RSS growth from the sample at RSS_FROM to the last
+        (or to the sample `until`)."""
         start = next(s for s in self.samples if s.label == f"{RSS_FROM:g} s")
-        return {pid: self.idle.workers[pid].rss - start.workers[pid].rss for pid in self.pids}
+        end = self.samples[until]
+        return {pid: end.workers[pid].rss - start.workers[pid].rss for pid in self.pids}
 
 
 @pytest.fixture(scope="module")
@@ -247,8 +260,9 @@ def soak() -> SoakRun:
         run = SoakRun(samples, pids, warm_up.errors + load.errors, load.counts, server.output())
     server.log_path.unlink(missing_ok=True)
     if RSS_CHECKED:
-        rss = "RSS growth from the sample at 60 s to the last: " + ", ".join(
-            f"worker {pid} {grown / MIB:+.2f} MiB" for pid, grown in run.rss_growth().items()
+        rss = (
+            f"RSS growth from the sample at {RSS_FROM:g} s to the last: {mib(run.rss_growth())}"
+            f" (to the last one under load: {mib(run.rss_growth(-2))})"
         )
     else:
         rss = f"RSS not checked: {DURATION:g} s is too short (GLADE_SOAK_SECONDS >= 120 checks it)"
