@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak lint format docs bench clean
+.PHONY: run test soak fuzz lint format docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,23 @@ soak: $(STAMP)
 	GLADE_FULL_SIZE=1 GLADE_STRESS_RUNS=50 $(BIN)/python -m pytest -q \
 		tests/integration/test_no_lost_bytes.py tests/integration/lifecycle/test_no_lost_requests.py
 	GLADE_SOAK_SECONDS=600 $(BIN)/python -m pytest -q -s tests/integration/test_soak.py
+
+# Hostile clients: the differential test against h11 with many more examples,
+# then atheris on the HTTP connection for FUZZ_SECONDS, its corpus kept in
+# .fuzz/ between runs; a crash is written there as .fuzz/crash-<sha1>.
+FUZZ_SECONDS ?= 600
+FUZZ_EXAMPLES ?= 5000
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,fuzz]"
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	GLADE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/unit/http/test_differential_h11.py
+	mkdir -p .fuzz/corpus
+	$(BIN)/python tests/fuzz/fuzz_connection.py .fuzz/corpus tests/fuzz/seeds \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=30 -artifact_prefix=.fuzz/
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
