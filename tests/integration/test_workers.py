@@ -41,13 +41,6 @@ def test_preload_imports_a_sync_app_once_in_the_master(glade_server):
         assert requests.get(server.url + "/imported-by", timeout=5).text == str(server.pid)
 
 
-def test_preload_leaves_the_gevent_worker_importing_after_the_patch(glade_server):
-    server = glade_server("validated:app", "-w", "1", "--preload")
-    (worker,) = server.worker_pids()
-    assert requests.get(server.url + "/imported-by", timeout=5).text == str(worker)
-    assert "--preload applies to the sync worker only" in server.output()
-
-
 def test_preload_of_an_app_that_cannot_load_stops_before_listening(tmp_path):
     (tmp_path / "broken.py").write_text("import json\n\nSETTINGS = json.loads('{')\n")
     status, text = run_until_exit(

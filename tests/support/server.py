@@ -157,7 +157,12 @@ class GladeServer:
         return self.output().count(TRACEBACK)
 
     def worker_pids(self) -> list[int]:
-        return children_of(self.pid)
+        """The master's children, but for the zygote (--preload with gevent)."""
+        return [pid for pid in children_of(self.pid) if not is_zygote(pid)]
+
+    def zygote_pid(self) -> int | None:
+        zygotes = [pid for pid in children_of(self.pid) if is_zygote(pid)]
+        return zygotes[0] if len(zygotes) == 1 else None
 
     # -- stopping --------------------------------------------------------
 
@@ -238,6 +243,14 @@ def children_of(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(part) for part in text.split()]
+
+
+def is_zygote(pid: int) -> bool:
+    """The zygote of --preload with gevent, by its process title."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"glade: zygote")
+    except OSError:
+        return False
 
 
 def read_until_close(sock: socket.socket, timeout: float = 10.0) -> bytes:

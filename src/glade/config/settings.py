@@ -965,10 +965,12 @@ SETTINGS: tuple[Setting, ...] = (
         ("--preload",),
         _boolean,
         False,
-        "Sync worker: import the app once, in the master, before forking the workers, "
-        "which then share its memory; an app that cannot load stops the server before "
-        "it listens. A reload (HUP) keeps the preloaded code. The gevent worker always "
-        "imports the app in each worker, after gevent patches the standard library.",
+        "Import the app once and fork the workers from it, so that they share its "
+        "memory; an app that cannot load stops the server before it serves. Sync "
+        "worker: the master imports it, and a reload (HUP) keeps the preloaded code. "
+        "gevent worker: a zygote process forked from the master patches with gevent, "
+        "imports the app and forks the workers (the master never imports gevent); a "
+        "reload starts a new zygote with the new code.",
         is_switch=True,
     ),
     Setting(

@@ -31,6 +31,7 @@ from glade.identity import IdentityError
 from glade.identity import resolve as resolve_identity
 from glade.lifecycle import Lifecycle, State
 from glade.logging import LogConfigError, error_log, reopen_log_files, setup_logging
+from glade.proctitle import set_title
 from glade.supervisor import systemd, upgrade
 from glade.supervisor.metrics import (
     RESTART_CAUSES,
@@ -43,7 +44,9 @@ from glade.supervisor.pidfile import Pidfile
 from glade.supervisor.probes import ProbeServer
 from glade.supervisor.sockets import BindError, bind, refuse_new_connections
 from glade.supervisor.worker_handle import WorkerHandle, WorkerState
+from glade.supervisor.zygote import Zygote, ZygoteFailed, become_subreaper
 from glade.tls import TLSError, server_context
+from glade.workers.process import run_worker_process
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -113,6 +116,8 @@ class Master:
         self.raw_env = RawEnv()
         self.preloaded_app = None
         self.metrics = ServerMetrics()
+        self.zygote: Zygote | None = None  # --preload with gevent
+        self.retired_zygotes: set[int] = set()  # replaced ones, still to be reaped
         self.probes: ProbeServer | None = None  # --metrics-bind
         self.memory_checked_at = 0.0
         self._wake_r = self._wake_w = -1
@@ -126,17 +131,21 @@ class Master:
             sys.stderr.write(f"glade: error: {error}\n")
             return EXIT_FAILURE
         self.raw_env.apply(self.cfg.raw_env)
-        _set_title("master", self.cfg)
-        if self.cfg.preload_app and not self._preload():
+        set_title("master", self.cfg)
+        zygote_mode = self.cfg.preload_app and self.cfg.worker_class == "gevent"
+        if self.cfg.preload_app and not zygote_mode and not self._preload():
             return EXIT_FAILURE
         try:
             server_context(self.cfg)  # only to check the files before anything listens
             call_hook(self.cfg, "on_starting", self)
             self._open_listeners()
             self._open_probes()
-            self._write_pidfile()
+            if zygote_mode:
+                self.zygote = self._start_zygote(self.cfg)
             call_hook(self.cfg, "when_ready", self)
-        except (BindError, HookFailed, MissingLibrary, OSError, TLSError) as error:
+        except (BindError, HookFailed, MissingLibrary, OSError, TLSError, ZygoteFailed) as error:
+            if isinstance(error, ZygoteFailed):
+                error = f"--preload: {error}; stopping"
             error_log.error("%s", error)
             self._close_listeners()
             if self.probes is not None:
@@ -161,14 +170,9 @@ class Master:
         by every worker after fork. False if it cannot be loaded.
 
         Not for the gevent worker: gevent must patch the standard library
-        before the app is imported, and the master never imports gevent.
+        before the app is imported, and the master never imports gevent; a
+        zygote does it instead (_start_zygote).
         """
-        if self.cfg.worker_class == "gevent":
-            error_log.warning(
-                "--preload applies to the sync worker only: each gevent worker "
-                "imports the app itself, after gevent has patched the standard library"
-            )
-            return True
         from glade.workers.base import load_app
 
         try:
@@ -272,6 +276,29 @@ class Master:
         if not ready:
             return False, "not ready: no worker is ready"
         return True, f"ready: {ready} workers"
+
+    def _start_zygote(self, cfg) -> Zygote:
+        """--preload with gevent: fork a zygote that patches, imports the app
+        and forks the workers (workers/zygote.py); once it is ready."""
+        become_subreaper()
+
+        def become_zygote(sock: socket.socket) -> None:
+            self._shed_master_state()
+            from glade.workers.gevent import GeventWorker
+            from glade.workers.zygote import run_zygote
+
+            run_zygote(cfg, self, sock, GeventWorker, self.listeners)
+
+        zygote = Zygote.start(become_zygote, cfg.timeout)
+        error_log.info("The zygote %d has imported the app (--preload)", zygote.pid)
+        return zygote
+
+    def _replace_zygote(self, zygote: Zygote | None) -> None:
+        old = self.zygote
+        self.zygote = zygote
+        if old is not None:
+            self.retired_zygotes.add(old.pid)
+            old.stop()
 
     def _write_pidfile(self) -> None:
         path = getattr(self.cfg, "pidfile", None)
@@ -425,6 +452,48 @@ class Master:
         worker.control_fd = control_r
         worker.preloaded_app = self.preloaded_app
         call_hook(self.cfg, "pre_fork", self, worker)
+        if self.zygote is not None:
+            pid = self._fork_from_zygote(age, status_w, control_r)
+            os.close(status_w)
+            os.close(control_r)
+            if pid is None:
+                os.close(status_r)
+                os.close(control_w)
+                return
+        else:
+            pid = self._fork_worker(worker, status_r, status_w, control_r, control_w)
+        now = monotonic()
+        handle = self.workers[pid] = WorkerHandle(
+            pid, age, self.generation, status_r, control_w, started=now, last_beat=now
+        )
+        handle.worker = worker
+        if self.cfg.max_worker_lifetime:
+            jitter = random.uniform(0, self.cfg.max_worker_lifetime_jitter)
+            handle.retire_at = now + self.cfg.max_worker_lifetime + jitter
+
+    def _fork_from_zygote(self, age: int, status_w: int, control_r: int) -> int | None:
+        """A worker forked by the zygote; a zygote that fails is replaced once.
+        None when no worker could be started (the next spawn tries again)."""
+        for attempt in (1, 2):
+            try:
+                return self.zygote.fork_worker(age, status_w, control_r)
+            except ZygoteFailed as error:
+                error_log.error("--preload: %s; starting a new zygote", error)
+                if attempt == 2:
+                    break
+                try:
+                    self._replace_zygote(self._start_zygote(self.cfg))
+                except ZygoteFailed as boot_error:
+                    error_log.error("--preload: %s", boot_error)
+                    break
+        self.respawn_not_before = monotonic() + self.respawn_delay
+        self.respawn_delay = min(self.respawn_delay * 2, MAX_RESPAWN_DELAY)
+        return None
+
+    def _fork_worker(
+        self, worker, status_r: int, status_w: int, control_r: int, control_w: int
+    ) -> int:
+        """Fork a worker from this process; its pid."""
         sys.stdout.flush()
         sys.stderr.flush()
         # Ignored before fork so that the child never has a moment in which
@@ -443,54 +512,40 @@ class Master:
         signal.signal(signal.SIGINT, self._queue_signal)
         os.close(status_w)
         os.close(control_r)
-        now = monotonic()
-        handle = self.workers[pid] = WorkerHandle(
-            pid, age, self.generation, status_r, control_w, started=now, last_beat=now
-        )
-        handle.worker = worker
-        if self.cfg.max_worker_lifetime:
-            jitter = random.uniform(0, self.cfg.max_worker_lifetime_jitter)
-            handle.retire_at = now + self.cfg.max_worker_lifetime + jitter
+        return pid
 
     def _become_worker(self, worker, status_r: int, control_w: int) -> None:
         """In the child: shed the master's state and run the worker. Never returns."""
-        code = 1
         try:
-            signal.set_wakeup_fd(-1)
-            # Signals meant for the master (a terminal sends INT and HUP to the
-            # whole group) are ignored; TERM, QUIT, USR1 and ABRT are the
-            # worker's, and its own handlers replace these defaults.
-            for signum in HANDLED_SIGNALS:
-                if signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGCHLD):
-                    signal.signal(signum, signal.SIG_DFL)
-                else:
-                    signal.signal(signum, signal.SIG_IGN)
-            for fd in (status_r, control_w, self._wake_r, self._wake_w):
+            self._shed_master_state()
+            for fd in (status_r, control_w):
                 os.close(fd)
-            if self.probes is not None:
-                self.probes.close()
-            for other in self.workers.values():
-                os.close(other.status_fd)
-                os.close(other.control_fd)
-            os.set_blocking(worker.status_fd, False)
-            os.set_blocking(worker.control_fd, False)
-            setup_logging(self.cfg)
-            worker.after_fork()
-            _set_title("worker", self.cfg)
-            call_hook(self.cfg, "post_fork", self, worker)
-            code = worker.run()
-            call_hook(self.cfg, "worker_exit", self, worker)
-        except SystemExit as exit_request:
-            code = exit_request.code if isinstance(exit_request.code, int) else 1
         except BaseException:
-            error_log.critical("worker %d crashed", os.getpid(), exc_info=True)
-            code = 1
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
+            error_log.critical("worker %d could not start", os.getpid(), exc_info=True)
+            os._exit(1)
+        run_worker_process(worker, self.cfg, self)
+
+    def _shed_master_state(self) -> None:
+        """In a child of the master (a worker, or the zygote): signals meant for
+        the master (a terminal sends INT and HUP to the whole group) are
+        ignored; TERM, QUIT, USR1 and CHLD get their defaults, which the
+        child's own handlers replace; the master's descriptors are closed."""
+        signal.set_wakeup_fd(-1)
+        for signum in HANDLED_SIGNALS:
+            if signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGUSR1, signal.SIGCHLD):
+                signal.signal(signum, signal.SIG_DFL)
+            else:
+                signal.signal(signum, signal.SIG_IGN)
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        for other in self.workers.values():
+            os.close(other.status_fd)
+            os.close(other.control_fd)
+        if self.probes is not None:
+            self.probes.close()
+        if self.zygote is not None:
+            self.zygote.close_in_child()
 
     def _stop_worker(self, worker: WorkerHandle, *, graceful: bool) -> None:
         """Graceful: drain by the deadline the master owns. Otherwise: stop now."""
@@ -615,6 +670,16 @@ class Master:
                 return
             if pid == self.upgrade_child:
                 self._on_upgrade_exit(status)
+                continue
+            if self.zygote is not None and pid == self.zygote.pid:
+                error_log.error(
+                    "The zygote %d exited (%s); the next worker starts a new one",
+                    pid,
+                    _describe_exit(os.waitstatus_to_exitcode(status)),
+                )
+                continue
+            if pid in self.retired_zygotes:
+                self.retired_zygotes.discard(pid)
                 continue
             worker = self.workers.pop(pid, None)
             if worker is None:
@@ -770,13 +835,18 @@ class Master:
                 self.listeners = listeners
                 for listener in listeners:
                     error_log.info("Listening at: %s (%d)", _url(listener, new_cfg), self.pid)
-        except Exception as error:  # a ConfigError, a BindError or the config file's own
+            # --preload with gevent: the new code is imported by a new zygote.
+            zygote = None
+            if new_cfg.preload_app and new_cfg.worker_class == "gevent":
+                zygote = self._start_zygote(new_cfg)
+        except Exception as error:  # a ConfigError, a BindError, a ZygoteFailed or the file's own
             setup_logging(old_cfg)
             error_log.error("Reload failed: %s; keeping the running config", error)
             systemd.notify("READY=1")
             return
         self.cfg = new_cfg
-        _set_title("master", new_cfg)
+        self._replace_zygote(zygote)
+        set_title("master", new_cfg)
         self.raw_env.apply(new_cfg.raw_env)
         call_hook(new_cfg, "on_reload", self)
         self.reloading = (self.generation, old_cfg)
@@ -909,6 +979,7 @@ class Master:
 
     def _cleanup(self) -> None:
         self._close_listeners()
+        self._replace_zygote(None)
         if self.probes is not None:
             self.probes.close()
             self.probes = None
@@ -992,17 +1063,3 @@ def _version() -> str:
     from glade import __version__
 
     return __version__
-
-
-def _set_title(role: str, cfg) -> None:
-    """`glade: master [myapp]` in ps and top, as gunicorn names its processes."""
-    try:
-        import setproctitle
-    except ImportError:
-        if cfg.proc_name and role == "master":
-            error_log.warning(
-                "proc_name is set but the setproctitle package is missing: "
-                "pip install 'glade[setproctitle]' to name the processes"
-            )
-        return
-    setproctitle.setproctitle(f"glade: {role} [{cfg.proc_name or cfg.wsgi_app}]")

@@ -77,7 +77,8 @@ class GeventWorker(Worker):
     def prepare(self) -> None:
         from gevent import monkey
 
-        monkey.patch_all()
+        if not monkey.is_module_patched("socket"):  # the zygote (--preload) patched already
+            monkey.patch_all()
         import gevent
 
         # Recording the spawning stack of every greenlet (a debugging aid)

@@ -217,6 +217,9 @@ def test_sighup_reads_the_config_file_again_and_calls_on_reload(glade_server, tm
     server.signal(signal.SIGHUP)
     assert wait_until(lambda: named(read_entries(log), "on_reload"), 10)
     assert wait_until(lambda: len(server.worker_pids()) == 2, 15)
+    # Two workers may be one old and one new: the next HUP must come after
+    # the reload is over, or it is ignored.
+    server.wait_for_output("Reload complete", timeout=15)
     (reload,) = named(read_entries(log), "on_reload")
     assert reload["pid"] == server.pid and reload["server"]["cfg_workers"] == 2
 
