@@ -16,7 +16,9 @@ Deadlines:
   `Connection: close` instead of racing a close;
 - reading a body and writing a response: `body_timeout` without progress.
   A slow but steady reader gets everything; one that stops reading is cut,
-  with a log line.
+  with a log line;
+- a whole request, from the app's call to the end of its response:
+  `request_timeout`, if set (workers/request_timeout.py).
 
 How waits are bounded: under gevent, on plain TCP, a socket timeout would
 make gevent create and cancel a timer on every wait, which costs more than
@@ -37,6 +39,7 @@ import socket
 import sys
 import termios
 import time
+from collections.abc import Callable
 from time import monotonic
 
 from glade.hooks import RequestView, ResponseView, call_hook
@@ -47,6 +50,7 @@ from glade.http.parser import Body
 from glade.logging import error_log
 from glade.workers.base import WorkerAborted
 from glade.workers.options import HEAD_GRACE, ServingOptions, ServingState
+from glade.workers.request_timeout import RequestTimedOut, stack_below
 from glade.wsgi.environ import build_environ, connection_template
 from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter, where_in_app
@@ -65,6 +69,7 @@ def _no_body() -> bytes:
 class Connection:
     __slots__ = (
         "_head_received",
+        "app_deadline",
         "deadline",
         "environ_template",
         "expired",
@@ -73,14 +78,22 @@ class Connection:
         "idle_since",
         "options",
         "remote",
+        "request_alarm",
         "server",
         "sock",
+        "task",
         "writing",
         "written",
     )
 
     def __init__(
-        self, sock, remote, options: ServingOptions, server: ServingState, environ_template: dict
+        self,
+        sock,
+        remote,
+        options: ServingOptions,
+        server: ServingState,
+        environ_template: dict,
+        request_alarm: Callable[[float], None] | None = None,
     ) -> None:
         self.sock = sock
         self.remote = remote
@@ -95,6 +108,14 @@ class Connection:
         self.writing = False  # the wait is a send
         self.expired = False
         self.written = 0  # bytes sent on this connection
+        # --request-timeout: when the request being answered must end (0: no
+        # request, or no limit). The gevent worker's sweeper reads it and
+        # throws into `task`, the connection's greenlet; the sync worker is
+        # told through `request_alarm(deadline)`, and `request_alarm(0.0)`
+        # when the request is done.
+        self.app_deadline = 0.0
+        self.task = None
+        self.request_alarm = request_alarm
 
     # -- the loop ------------------------------------------------------------
 
@@ -342,12 +363,19 @@ class Connection:
         result = None
         hooked = options.pre_request is not None or options.post_request is not None
         written_before = self.written
+        timeout = options.request_timeout
         try:
             if hooked:
                 hook_request = RequestView(request, self.remote)
                 call_hook(options.hook_config, "pre_request", options.hook_worker, hook_request)
-            result = options.app(environ, writer.start_response)
-            writer.finish(result)
+            try:
+                if timeout:
+                    self._start_request_clock(monotonic() + timeout)
+                result = options.app(environ, writer.start_response)
+                writer.finish(result)
+            finally:
+                if timeout:
+                    self._stop_request_clock()
             if http.short_by:
                 error_log.warning(
                     "response to %s (%s %s) ended %d bytes short of its Content-Length "
@@ -359,6 +387,9 @@ class Connection:
                     http.bytes_sent,
                     http.bytes_sent + http.short_by,
                 )
+        except RequestTimedOut as ended:
+            self._stop_request_clock()  # if it was raised inside the clause above
+            self._end_timed_out(request, environ, ended, written_before)
         except ClientStalled:
             http.fail_response(500)
             if options.on_cut is not None:
@@ -423,6 +454,50 @@ class Connection:
                     )
                 if options.on_request is not None:
                     options.on_request(request.method, writer.status_code, seconds)
+
+    def _start_request_clock(self, deadline: float) -> None:
+        self.app_deadline = deadline
+        if self.request_alarm is not None:
+            self.request_alarm(deadline)
+
+    def _stop_request_clock(self) -> None:
+        """The request is past the point where it may be ended. Idempotent.
+
+        The deadline is cleared first: whoever ends requests checks it just
+        before raising, so from here on nothing is raised into this code.
+        """
+        self.app_deadline = 0.0
+        if self.request_alarm is not None:
+            self.request_alarm(0.0)
+
+    def _end_timed_out(
+        self, request: Request, environ: dict, ended: RequestTimedOut, written_before: int
+    ) -> None:
+        """Answer 503 (or cut the response, if its head went out) and log one
+        line that says where the request's code was."""
+        http = self.http
+        sent = self.written - written_before
+        cut = http.head_sent
+        self._send_quietly(http.fail_response(503))
+        options = self.options
+        if options.on_cut is not None:
+            options.on_cut(1)
+        error_log.error(
+            "ended %s %s from %s: still running after %g s (--request-timeout), "
+            "%d bytes of its response sent; %s; it was here:\n%s",
+            request.method,
+            _path(environ),
+            _peer(self.remote),
+            options.request_timeout,
+            sent,
+            "closed the connection" if cut else "answered 503",
+            ended.stack,
+        )
+
+    def request_stack(self, frame) -> str:
+        """The stack of this connection's request, from the app in to `frame`
+        (the frame it is running or waiting in), for the timeout's log line."""
+        return stack_below(frame, _RESPOND_CODE)
 
     # -- I/O for the WSGI layer ----------------------------------------------
 
@@ -574,6 +649,12 @@ class Connection:
         except (OSError, ValueError):  # ValueError: already closed
             return False
         return int.from_bytes(count, sys.byteorder) > 0
+
+
+# The frame that calls the app: a request's own stack begins below it. (None
+# if this module is ever compiled: then the whole stack is walked, and only
+# Glade's own outer frames are left out.)
+_RESPOND_CODE = getattr(Connection._respond, "__code__", None)
 
 
 def _shutdown(sock, how: int) -> None:

@@ -10,6 +10,10 @@ Pool's bookkeeping costs more than a short connection's own work, so the
 A drain sets `ServingState.draining`; each connection reads it from its own
 greenlet. Busy ones finish with `Connection: close`; ones waiting for a
 request close after `drain_grace` of quiet (the sweeper expires them).
+
+The same sweeper ends the requests that outlive --request-timeout (see
+workers/request_timeout.py); with that setting it runs over TLS too, where
+it has no socket deadlines to keep.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from glade.workers.base import WorkerAborted, needs_nodelay
 from glade.workers.connection import Connection
 from glade.workers.memory import SurgeTrimmer
 from glade.workers.options import ServingOptions, ServingState
+from glade.workers.request_timeout import RequestTimedOut
 
 # The unpatched select: asks the kernel, never switches greenlets.
 _poll_select = monkey.get_original("select", "select")
@@ -92,7 +97,7 @@ class GeventServer:
             sock = _cooperative(listener)
             self._listeners.append((sock, template))
             self._acceptors.append(gevent.spawn(self._accept_loop, sock, template))
-        if self.options.sweeps_deadlines:
+        if self.options.sweeps_deadlines or self.options.request_timeout:
             self._sweeper = gevent.spawn(self._sweep_deadlines)
         self._memory_keeper = gevent.spawn(self._return_memory)
 
@@ -188,7 +193,10 @@ class GeventServer:
                 )
                 if client is None:
                     return
-            Connection(client, remote, options, self.state, template).serve(accepted_at)
+            connection = Connection(client, remote, options, self.state, template)
+            if options.request_timeout:
+                connection.task = gevent.getcurrent()
+            connection.serve(accepted_at)
         except WorkerAborted:
             # The stack is logged; the rest of the worker stops now.
             if self.on_abort is not None:
@@ -200,21 +208,33 @@ class GeventServer:
                 self.wake.set()  # the drain re-checks what is left
 
     def _sweep_deadlines(self) -> None:
-        """Expire the connections whose wait has outlived its deadline.
+        """Expire the connections whose wait has outlived its deadline, and
+        end the requests that have outlived --request-timeout.
 
         One greenlet doing this a few times a second replaces a timer per
-        recv; a timeout then fires up to SWEEP_INTERVAL late. While the
-        worker drains, a connection waiting for a request expires after
-        `drain_grace` of quiet, unless its request has just arrived.
+        recv (and per request); a timeout then fires up to SWEEP_INTERVAL
+        late. While the worker drains, a connection waiting for a request
+        expires after `drain_grace` of quiet, unless its request has just
+        arrived.
         """
         sleep = gevent.sleep
+        run_callback = gevent.get_hub().loop.run_callback
         state = self.state
         grace = self.options.drain_grace
+        waits = self.options.sweeps_deadlines
+        requests = bool(self.options.request_timeout)
         while True:
             sleep(SWEEP_INTERVAL)
             now = monotonic()
             draining = state.draining
             for connection in list(state.connections):
+                if requests:
+                    app_deadline = connection.app_deadline
+                    if app_deadline and app_deadline <= now:
+                        run_callback(_end_request, connection, app_deadline)
+                        continue
+                if not waits:
+                    continue
                 deadline = connection.deadline
                 if not deadline:
                     continue
@@ -324,6 +344,25 @@ class GeventServer:
             if helper is not None:
                 helper.kill()
         self._sweeper = self._memory_keeper = None
+
+
+def _end_request(connection, deadline: float) -> None:
+    """Raise RequestTimedOut in the greenlet of a request past its deadline.
+
+    Runs as a callback of the hub, as gevent.kill's throw does, not in the
+    sweeper: thrown into from the sweeper, the greenlet would switch to the
+    hub at its next wait and leave the sweeper suspended for good. By the time
+    it runs, the greenlet may have finished that request (it can run
+    between the sweep and this callback), so the deadline is checked again
+    here, where no greenlet runs: the very same float object, set anew for
+    every request, means the very same request, still in the app.
+    """
+    task = connection.task
+    if connection.app_deadline is not deadline or task is None or task.dead:
+        return
+    stack = connection.request_stack(task.gr_frame)
+    connection.app_deadline = 0.0  # raised once; the request's cleanup is not timed
+    task.throw(RequestTimedOut(stack))
 
 
 def _waiting_since(connection) -> float:

@@ -5,6 +5,11 @@ handlers are plain Python handlers: TERM only records the intent (the
 current request finishes first); QUIT, and the drain deadline (SIGALRM),
 raise StopNow, a BaseException that the app's `except Exception` cannot
 swallow, to cut the request in progress.
+
+SIGALRM also ends a request that outlives --request-timeout, by raising
+RequestTimedOut in it. There is one ITIMER_REAL for both moments, so the
+worker keeps both and arms the timer for the nearer one; the handler looks
+at the clock to tell which has come.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from glade.tls import handshake
 from glade.workers.accepting import AcceptErrors
 from glade.workers.base import EXIT_OK, Worker, ignore_terminal_interrupt, needs_nodelay
 from glade.workers.connection import Connection
+from glade.workers.request_timeout import RequestTimedOut
 
 BEAT_INTERVAL = 1.0
 CUT_MARGIN = 0.25
@@ -41,6 +47,12 @@ class SyncWorker(Worker):
         self._accept_errors = AcceptErrors()
         self._busy = False
         self._forced = False
+        self._connection = None  # the one being served
+        # What SIGALRM is armed for (monotonic; 0: nothing): cutting the
+        # request in progress at the drain's deadline, and the request's own
+        # --request-timeout.
+        self._cut_at = 0.0
+        self._request_deadline = 0.0
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -58,22 +70,51 @@ class SyncWorker(Worker):
         self.request_stop("SIGTERM", graceful=True)
         if self.drain_deadline is None and self._busy:
             # Cut the request in progress just before the master's deadline.
-            remaining = self.fix_drain_deadline() - CUT_MARGIN - monotonic()
-            signal.setitimer(signal.ITIMER_REAL, max(remaining, 0.01))
+            self._cut_at = self.fix_drain_deadline() - CUT_MARGIN
+            self._arm_alarm()
 
     def _on_quit(self, signum, frame) -> None:
         call_hook(self.cfg, "worker_int", self)
         self.request_stop("SIGQUIT", graceful=False)
 
-    def _on_deadline(self, signum, frame) -> None:
-        if self._busy:
-            raise StopNow
+    def _on_alarm(self, signum, frame) -> None:
+        """The drain's deadline, or the request's: whichever has come.
+
+        Each moment is cleared once it has come, so that the timer, re-armed
+        for what is left, never fires for it again.
+        """
+        now = monotonic()
+        if self._cut_at and now >= self._cut_at:
+            self._cut_at = 0.0
+            if self._busy:
+                raise StopNow
+        if self._request_deadline and now >= self._request_deadline:
+            self._request_deadline = 0.0
+            connection = self._connection
+            # The connection clears app_deadline before its request's
+            # cleanup: if it is clear, the request is past being ended.
+            if connection is not None and connection.app_deadline:
+                connection.app_deadline = 0.0
+                raise RequestTimedOut(connection.request_stack(frame))
+        self._arm_alarm()
+
+    def _time_request(self, deadline: float) -> None:
+        """The connection's request_alarm: its app was called (the deadline),
+        or its request is done (0)."""
+        self._request_deadline = deadline
+        self._arm_alarm()
+
+    def _arm_alarm(self) -> None:
+        """Arm ITIMER_REAL for the nearer of the two moments, or disarm it."""
+        moments = [moment for moment in (self._cut_at, self._request_deadline) if moment]
+        seconds = max(min(moments) - monotonic(), 0.001) if moments else 0
+        signal.setitimer(signal.ITIMER_REAL, seconds)
 
     def _install_signals(self) -> None:
         ignore_terminal_interrupt()
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGQUIT, self._on_quit)
-        signal.signal(signal.SIGALRM, self._on_deadline)
+        signal.signal(signal.SIGALRM, self._on_alarm)
         signal.signal(signal.SIGUSR1, lambda signum, frame: reopen_log_files())
         self.install_abort_handler()
         # Wake select() when a signal arrives, instead of waiting out its timeout.
@@ -130,11 +171,11 @@ class SyncWorker(Worker):
         The last close of a listening socket resets whatever is still queued;
         the deadline (SIGALRM) still bounds the time this takes.
         """
-        remaining = self.fix_drain_deadline() - CUT_MARGIN - monotonic()
-        if remaining <= 0:
+        cut_at = self.fix_drain_deadline() - CUT_MARGIN
+        if cut_at <= monotonic():
             return
-        signal.setitimer(signal.ITIMER_REAL, remaining)
-        cut_at = self.drain_deadline - CUT_MARGIN
+        self._cut_at = cut_at
+        self._arm_alarm()
         for listener, template in by_fd.values():
             while monotonic() < cut_at and self._accept_one(listener, template):
                 pass
@@ -168,7 +209,9 @@ class SyncWorker(Worker):
             client = handshake(self.tls, client, accepted_at + self.options.header_timeout)
             if client is None:
                 return True
-        connection = Connection(client, remote, self.options, self.state, template)
+        alarm = self._time_request if self.options.request_timeout else None
+        connection = Connection(client, remote, self.options, self.state, template, alarm)
+        self._connection = connection
         self._busy = True
         try:
             connection.serve(accepted_at)
@@ -179,6 +222,9 @@ class SyncWorker(Worker):
             raise
         finally:
             self._busy = False
+            self._connection = None
+            self._request_deadline = 0.0
             if self.lifecycle.state is State.SERVING:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                self._cut_at = 0.0  # the drain, if one began, re-arms it for the backlog
+            self._arm_alarm()
         return True
