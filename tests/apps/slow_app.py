@@ -5,6 +5,8 @@ a marker file, so a test can see that the app's `finally` ran.
 - `/swallow?seconds=S&marker=PATH`: the same inside `except Exception`;
 - `/stream?pieces=N&delay=S&marker=PATH`: a chunked response, one piece
   every S seconds, from the generator `slow_pieces`;
+- `/spin?seconds=S&marker=PATH`: pure CPU for S seconds in `spin`, never
+  yielding to gevent;
 - `/pid`: the worker's process id.
 """
 
@@ -50,6 +52,16 @@ def slow_pieces(pieces: int, delay: float, marker: str | None):
         _mark(marker, "finally ran")
 
 
+def spin(seconds: float, marker: str | None) -> bytes:
+    try:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            pass
+        return b"spun"
+    finally:
+        _mark(marker, "finally ran")
+
+
 @validator
 def app(environ, start_response):
     path = environ["PATH_INFO"]
@@ -67,6 +79,8 @@ def app(environ, start_response):
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return slow_pieces(int(query.get("pieces", "3")), float(query.get("delay", "0")), marker)
+    if path == "/spin":
+        return _respond(start_response, spin(seconds, marker))
     if path == "/pid":
         return _respond(start_response, str(os.getpid()).encode())
     return _respond(start_response, b"Hello, World!")

@@ -264,3 +264,40 @@ def test_sync_a_request_timeout_during_a_drain_ends_the_request(glade_server):
     assert "still running after 1.5 s (--request-timeout)" in output
     assert "cut 1 in-flight request" not in output
     assert TRACEBACK not in output
+
+
+# -- code that never yields ----------------------------------------------------
+
+
+def test_gevent_a_request_that_never_yields_is_left_to_the_heartbeat(glade_server):
+    """The sweeper cannot run while a greenlet holds the event loop: the
+    heartbeat catches it, with its stack, as without the setting."""
+    server = glade_server(
+        "slow_app:app", "-k", "gevent", "--request-timeout", "1", "--timeout", "2"
+    )
+    stuck = server.worker_pids()
+    response, _ = get(server, "/spin?seconds=60", timeout=15)
+    assert response.status == 500
+    output = server.wait_for_output("was stuck")
+    assert f'slow_app.py", line {line_of("while time.monotonic() < until:")}, in spin' in output
+    assert wait_until(lambda: server.worker_pids() not in ([], stuck), 10)
+    assert worker_pid(server) not in stuck
+    assert "--request-timeout" not in server.output()
+    assert TRACEBACK not in server.output()
+
+
+def test_sync_a_request_busy_in_python_code_is_ended_too(glade_server, tmp_path):
+    """Under sync, SIGALRM's handler runs between two bytecodes: a loop in
+    Python is ended like a wait."""
+    server = glade_server("slow_app:app", "-k", "sync", "--request-timeout", "1")
+    pid = worker_pid(server)
+    marker = tmp_path / "finally"
+    started = time.monotonic()
+    response, _ = get(server, f"/spin?seconds=20&marker={marker}")
+    assert time.monotonic() - started < ENDED_WITHIN
+    assert response.status == 503
+    assert finally_ran(marker)
+    output = server.wait_for_output("--request-timeout")
+    assert 'slow_app.py", line ' in output and ", in spin" in output
+    assert worker_pid(server) == pid
+    assert TRACEBACK not in server.output()
