@@ -142,6 +142,7 @@ class Master:
             self._open_probes()
             if zygote_mode:
                 self.zygote = self._start_zygote(self.cfg)
+            self._write_pidfile()
             call_hook(self.cfg, "when_ready", self)
         except (BindError, HookFailed, MissingLibrary, OSError, TLSError, ZygoteFailed) as error:
             if isinstance(error, ZygoteFailed):

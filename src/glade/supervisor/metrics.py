@@ -160,7 +160,8 @@ class _Collector:
         )
         yield CounterMetricFamily(
             "glade_requests_cut",
-            "Requests ended early: cut at a drain's deadline, or by a client that stopped reading.",
+            "Requests ended early: cut at a drain's deadline, by --request-timeout, "
+            "or sent to a client that stopped reading.",
             value=totals.cut,
         )
 
