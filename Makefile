@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak fuzz lint format docs bench clean
+.PHONY: run test soak fuzz fleet lint format docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ soak: $(STAMP)
 	GLADE_FULL_SIZE=1 GLADE_STRESS_RUNS=50 $(BIN)/python -m pytest -q \
 		tests/integration/test_no_lost_bytes.py tests/integration/lifecycle/test_no_lost_requests.py
 	GLADE_SOAK_SECONDS=600 $(BIN)/python -m pytest -q -s tests/integration/test_soak.py
+
+# Glade behind real HAProxy and nginx (Debian packages): rolling restarts,
+# reloads and a binary upgrade under load, with more rounds and clients than
+# the short form in `make test`; the counts are printed.
+fleet: $(STAMP)
+	GLADE_FLEET_ROUNDS=6 GLADE_FLEET_CLIENTS=24 $(BIN)/python -m pytest -q -s tests/fleet
 
 # Hostile clients: the differential test against h11 with many more examples,
 # then atheris on the HTTP connection for FUZZ_SECONDS, its corpus kept in
