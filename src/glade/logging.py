@@ -11,6 +11,8 @@ import re
 import sys
 import time
 
+from glade import statsd
+
 ERROR_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
@@ -54,6 +56,9 @@ def setup_logging(cfg) -> None:
         access_logger.setLevel(logging.INFO)
     if cfg.logconfig_dict:
         apply_logconfig_dict(cfg.logconfig_dict)
+    # After logconfig_dict, which would drop it: --statsd-host counts the
+    # error log's warnings and errors (gunicorn.log.*).
+    statsd.configure(cfg, error_log)
 
 
 def apply_logconfig_dict(config: dict) -> None:

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 from time import monotonic
 
+from glade import statsd
 from glade.addresses import bound_address, parse_address
 from glade.app import AppImportError
 from glade.hooks import HookFailed, call_hook
@@ -327,6 +328,7 @@ class Master:
     def _loop(self) -> None:
         while not self.lifecycle.stopped:
             self._maintain_workers()
+            statsd.send_workers_gauge(self._active)  # --statsd-host: gunicorn.workers
             self._wait_for_events(self._next_timeout())
             if self.probes is not None:
                 self.probes.expire()

@@ -20,6 +20,7 @@ import sysconfig
 import traceback
 from time import monotonic
 
+from glade import statsd
 from glade.addresses import bound_address
 from glade.app import AppImportError, import_app, prepare_path
 from glade.hooks import call_hook
@@ -149,6 +150,7 @@ class Worker:
             return EXIT_ABORTED
         finally:
             self.report_stats()  # the last counts: the master keeps them
+            statsd.flush()
 
     def _environ_template(self, listener) -> dict:
         address = listener.getsockname()
@@ -167,6 +169,7 @@ class Worker:
         """What every connection of this worker reads, built once."""
         cfg = self.cfg
         plain_tcp = self.tls is None
+        metrics_to_statsd = statsd.client()  # --statsd-host: this worker's own socket
         return ServingOptions(
             app=self.app,
             limits=Limits(
@@ -190,7 +193,10 @@ class Worker:
             proxy_protocol=cfg.proxy_protocol,
             proxy_peers=TrustedPeers(cfg.proxy_allow_ips),
             access_log=AccessLog(cfg.access_log_format) if access_log_wanted(cfg) else None,
-            on_request=self.stats.record if self.stats is not None else None,
+            on_request=_each_of(
+                self.stats.record if self.stats is not None else None,
+                metrics_to_statsd.request if metrics_to_statsd is not None else None,
+            ),
             on_cut=self.stats.count_cut if self.stats is not None else None,
             pre_request=getattr(cfg, "pre_request", None),
             post_request=getattr(cfg, "post_request", None),
@@ -222,6 +228,7 @@ class Worker:
         """Heartbeat; also notices a master that disappeared."""
         self.report(f"beat {self.state.busy()}")
         self.report_stats()
+        statsd.flush()  # --statsd-host: the request lines of the last second
         if self.watcher is not None and self.lifecycle.state is State.SERVING:
             changed = self.watcher.changed()
             if changed:
@@ -333,6 +340,21 @@ class Worker:
 
     def other_stacks(self, blocking_frame) -> str:
         return ""
+
+
+def _each_of(*callbacks):
+    """One callable that calls each callback given (None when none is), so
+    that a request pays for the metrics that are on and for nothing else."""
+    present = [callback for callback in callbacks if callback is not None]
+    if len(present) < 2:
+        return present[0] if present else None
+    first, second = present
+
+    def both(method: str, status: int, seconds: float) -> None:
+        first(method, status, seconds)
+        second(method, status, seconds)
+
+    return both
 
 
 class WorkerAborted(BaseException):
