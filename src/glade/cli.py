@@ -42,15 +42,16 @@ class _Parser(argparse.ArgumentParser):
 class _Given(argparse.Action):
     """Stores `Given(value, flag)`, so errors and --print-config name the flag used."""
 
-    def __init__(self, option_strings, dest, switch=False, append=False, **kwargs):
+    def __init__(self, option_strings, dest, switch=False, off=False, append=False, **kwargs):
         self.switch = switch
+        self.off = off  # a switch that turns its setting off (--no-proxy-headers)
         self.append = append
         if switch:
             kwargs["nargs"] = 0
         super().__init__(option_strings, dest, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        value = True if self.switch else values
+        value = (not self.off) if self.switch else values
         if self.append:
             previous = getattr(namespace, self.dest, None)
             value = [*(previous.value if previous else []), values]
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                 kwargs["metavar"] = setting.metavar
                 kwargs["append"] = setting.multiple
             group.add_argument(*setting.flags, action=_Given, **kwargs)
+            if setting.off_flags:
+                off = dict(kwargs, off=True, help=f"turn {setting.flags[0]} off")
+                group.add_argument(*setting.off_flags, action=_Given, **off)
             if setting.gunicorn_flags:
                 kwargs["help"] = argparse.SUPPRESS
                 group.add_argument(*setting.gunicorn_flags, action=_Given, **kwargs)

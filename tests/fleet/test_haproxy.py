@@ -18,8 +18,8 @@ import os
 import signal
 import time
 
-from proxies import Proxy, need
 from support.load import Load
+from support.proxies import Proxy, need
 from support.server import GladeServer, free_port, http_get, wait_until
 
 ROUNDS = int(os.environ.get("GLADE_FLEET_ROUNDS", "2"))

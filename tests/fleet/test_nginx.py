@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from proxies import Proxy, need
+from support.proxies import Proxy, need
 from support.server import GladeServer, free_port, wait_until
 
 CLIENTS = int(os.environ.get("GLADE_FLEET_CLIENTS", "8"))

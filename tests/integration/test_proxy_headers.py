@@ -8,7 +8,8 @@ import socket
 import tempfile
 
 import requests
-from support.server import read_until_close, split_responses, wait_until
+from support.proxies import Proxy, need
+from support.server import free_port, read_until_close, split_responses, wait_until
 
 
 def scheme_of(server, **headers) -> tuple[int, str]:
@@ -137,3 +138,114 @@ def test_the_access_log_shows_the_client_and_trust_stays_with_the_peer(glade_ser
     (response,) = proxied(server, PROXY_V1, extra=b"X-Forwarded-Proto: https\r\n")
     assert json.loads(response.body)["wsgi.url_scheme"] == "https"
     assert wait_until(lambda: "203.0.113.7 - - [" in server.output(), 5), server.output()
+
+
+# -- the client's address: --proxy-headers (on by default) --------------------------
+
+
+def environ_from(server, source: str = "127.0.0.1", path: str = "/environ", **headers) -> dict:
+    """The app's environ for a request sent from the local address `source`."""
+    lines = "".join(f"{name.replace('_', '-')}: {value}\r\n" for name, value in headers.items())
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{lines}\r\n".encode()
+    with socket.create_connection(
+        (server.host, server.port), timeout=5, source_address=(source, 0)
+    ) as sock:
+        sock.sendall(request)
+        (response,) = split_responses(read_until_close(sock, timeout=5))
+    assert response.status == 200, response
+    return json.loads(response.body)
+
+
+def test_the_client_address_from_a_trusted_proxys_x_forwarded_for(glade_server, worker_class):
+    server = glade_server(
+        "validated:app",
+        "-k",
+        worker_class,
+        "--access-logfile",
+        "-",
+        "--access-log-format",
+        "%(h)s %(U)s",
+    )
+    environ = environ_from(server, X_Forwarded_For="203.0.113.7, 10.9.8.7")
+    assert environ["REMOTE_ADDR"] == "10.9.8.7"  # the right-most hop not trusted
+    assert environ["HTTP_X_FORWARDED_FOR"] == "203.0.113.7, 10.9.8.7"  # as it came
+    assert environ["glade.peer_addr"] == "127.0.0.1"
+    environ = environ_from(server, Forwarded='for="[2001:db8::17]:4711";proto=https')
+    assert environ["REMOTE_ADDR"] == "2001:db8::17"
+    assert wait_until(lambda: "10.9.8.7 /environ" in server.output(), 5), server.output()
+
+
+def test_a_client_that_is_not_a_trusted_proxy_cannot_set_its_address(glade_server):
+    server = glade_server("validated:app")
+    environ = environ_from(server, source="127.0.0.2", X_Forwarded_For="203.0.113.7")
+    assert environ["REMOTE_ADDR"] == "127.0.0.2"
+    assert "glade.peer_addr" not in environ
+
+
+def test_no_proxy_headers_leaves_the_peers_address(glade_server):
+    server = glade_server("validated:app", "--no-proxy-headers")
+    environ = environ_from(server, X_Forwarded_For="203.0.113.7")
+    assert environ["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_behind_nginx_on_a_unix_socket_the_app_and_the_log_see_the_client(glade_server, tmp_path):
+    """nginx's usual lines ($proxy_add_x_forwarded_for, X-Real-IP, $scheme):
+    without --proxy-headers, REMOTE_ADDR is empty and %(h)s is "-" for every
+    request; with it (the default), both show the client, and a client's own
+    X-Forwarded-For cannot stand in for its address."""
+    nginx = need("nginx")
+    socket_path = tmp_path / "glade.sock"
+    port = free_port()
+    config = NGINX_WITH_HEADERS % {"socket": socket_path, "port": port}
+    server = glade_server(
+        "validated:app",
+        "--access-logfile",
+        "-",
+        "--access-log-format",
+        "client=%(h)s %(U)s",
+        bind=f"unix:{socket_path}",
+    )
+    with Proxy(
+        [nginx, "-p", "{dir}", "-c", "{config}", "-g", "daemon off;"], config, "nginx.conf", port
+    ):
+        front = FrontDoor(port)
+        environ = environ_from(front, source="127.0.0.2")
+        assert environ["REMOTE_ADDR"] == "127.0.0.2"
+        assert environ["HTTP_X_REAL_IP"] == "127.0.0.2"
+        environ = environ_from(front, source="127.0.0.3", X_Forwarded_For="6.6.6.6")
+        assert environ["REMOTE_ADDR"] == "127.0.0.3"  # not the client's own claim
+        assert environ["HTTP_X_FORWARDED_FOR"] == "6.6.6.6, 127.0.0.3"
+        assert wait_until(lambda: "client=127.0.0.3 /environ" in server.output(), 5)
+        assert "client=- " not in server.output()
+
+
+class FrontDoor:
+    def __init__(self, port: int) -> None:
+        self.host, self.port = "127.0.0.1", port
+
+
+NGINX_WITH_HEADERS = """
+user root;
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / {
+            proxy_pass http://unix:%(socket)s;
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }
+    }
+}
+"""

@@ -159,7 +159,8 @@ def _entry(setting: Setting) -> str:
         lines.append(f"`def {setting.name}({', '.join(setting.hook_args)}):`")
         lines.append("")
     else:
-        flags = ", ".join(_flag(flag, setting) for flag in setting.flags) or "none"
+        every_flag = setting.flags + setting.off_flags
+        flags = ", ".join(_flag(flag, setting) for flag in every_flag) or "none"
         env = ", ".join(f"`{name}`" for name in _env_names(setting)) or "none"
         lines += [
             "| Flag | Environment | Default |",

@@ -59,6 +59,7 @@ class Setting:
     metavar: str | None = None
     multiple: bool = False  # the flag may repeat; each use adds one value
     is_switch: bool = False  # a flag without a value
+    off_flags: tuple[str, ...] = ()  # for a switch on by default: flags that turn it off
     in_file: bool = True  # may be set in a config file
     in_env: bool = True  # may be set by GLADE_<NAME>
     env_aliases: tuple[str, ...] = ()  # conventional variables, below GLADE_<NAME>
@@ -1003,11 +1004,38 @@ SETTINGS: tuple[Setting, ...] = (
         _peer_list,
         ["127.0.0.1", "::1"],
         "Front-end addresses (or networks, like `10.0.0.0/8`) trusted to set the "
-        "secure_scheme_headers, comma-separated; `*` trusts every peer. Peers on a "
-        "UNIX socket are always trusted. Only list the proxies in front of Glade: "
-        "any client can send these headers.",
+        "secure_scheme_headers, the client's address (--proxy-headers) and the host "
+        "headers (--proxy-host-headers), comma-separated; `*` trusts every peer. "
+        "Peers on a UNIX socket are always trusted. Only list the proxies in front "
+        "of Glade: any client can send these headers.",
         metavar="ADDRESSES",
         env_aliases=("FORWARDED_ALLOW_IPS",),
+    ),
+    Setting(
+        "proxy_headers",
+        "Proxies and TLS",
+        ("--proxy-headers",),
+        _boolean,
+        True,
+        "From a peer in forwarded_allow_ips, take the client's address for "
+        "REMOTE_ADDR (and the access log's `%(h)s`) from `X-Forwarded-For`, or "
+        "RFC 7239 `Forwarded`: the right-most hop that is not itself a trusted "
+        "proxy. The headers stay in the environ as they came. On by default, as "
+        "in uvicorn; `--no-proxy-headers` turns it off.",
+        is_switch=True,
+        off_flags=("--no-proxy-headers",),
+    ),
+    Setting(
+        "proxy_host_headers",
+        "Proxies and TLS",
+        ("--proxy-host-headers",),
+        _boolean,
+        False,
+        "From a peer in forwarded_allow_ips, take the host, port and path prefix "
+        "from `X-Forwarded-Host`, `X-Forwarded-Port` and `X-Forwarded-Prefix` "
+        "(HTTP_HOST and SERVER_NAME, SERVER_PORT, the front of SCRIPT_NAME), as "
+        "werkzeug's ProxyFix does. Off by default: most proxies pass the Host on.",
+        is_switch=True,
     ),
     Setting(
         "secure_scheme_headers",

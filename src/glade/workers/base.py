@@ -35,7 +35,7 @@ from glade.workers.reloader import SourceWatcher
 from glade.workers.stats import RequestStats
 from glade.wsgi.environ import ErrorStream, environ_template
 from glade.wsgi.file_wrapper import FileWrapper
-from glade.wsgi.proxy import TrustedPeers, with_forwarded_scheme
+from glade.wsgi.proxy import TrustedPeers, behind_proxy
 
 EXIT_OK = 0
 EXIT_BOOT_ERROR = 3
@@ -123,8 +123,12 @@ class Worker:
             self.tls = server_context(self.cfg)
             switch_identity(self.cfg)  # before any code of the app's runs
             app = self.preloaded_app if self.preloaded_app is not None else load_app(self.cfg)
-            self.app = with_forwarded_scheme(
-                app, self.cfg.secure_scheme_headers, self.cfg.forwarded_allow_ips
+            self.app = behind_proxy(
+                app,
+                self.cfg.secure_scheme_headers,
+                self.cfg.forwarded_allow_ips,
+                client_headers=self.cfg.proxy_headers,
+                host_headers=self.cfg.proxy_host_headers,
             )
             self.options = self._serving_options()
             call_hook(self.cfg, "post_worker_init", self)

@@ -57,6 +57,8 @@ SAMPLES = {
     "preload_app": ("yes", True),
     "reload": ("1", True),
     "forwarded_allow_ips": ("*", ["*"]),
+    "proxy_headers": ("false", False),
+    "proxy_host_headers": ("true", True),
     "secure_scheme_headers": ("X-Forwarded-Ssl=on", {"X-FORWARDED-SSL": "on"}),
     "proxy_protocol": ("v2", "v2"),
     "proxy_allow_ips": ("10.0.0.1", ["10.0.0.1"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from glade.wsgi.proxy import TrustedPeers, with_forwarded_scheme
+from glade.wsgi.proxy import TrustedPeers, behind_proxy
 
 DEFAULT_HEADERS = {
     "X-FORWARDED-PROTOCOL": "ssl",
@@ -63,7 +63,7 @@ def test_trusted_peers_stop_remembering_past_their_memory():
 
 
 def test_a_trusted_proxy_sets_the_scheme():
-    app = with_forwarded_scheme(scheme_app, DEFAULT_HEADERS, ["127.0.0.1"])
+    app = behind_proxy(scheme_app, DEFAULT_HEADERS, ["127.0.0.1"])
     assert call(app, "127.0.0.1") == ("200 OK", "http")
     assert call(app, "127.0.0.1", X_FORWARDED_PROTO="https") == ("200 OK", "https")
     assert call(app, "127.0.0.1", X_FORWARDED_PROTO="http") == ("200 OK", "http")
@@ -74,7 +74,7 @@ def test_a_trusted_proxy_sets_the_scheme():
 
 
 def test_an_untrusted_peer_cannot_set_the_scheme():
-    app = with_forwarded_scheme(scheme_app, DEFAULT_HEADERS, ["127.0.0.1"])
+    app = behind_proxy(scheme_app, DEFAULT_HEADERS, ["127.0.0.1"])
     assert call(app, "203.0.113.9", X_FORWARDED_PROTO="https") == ("200 OK", "http")
     # Nor can it get a 400 out of contradicting headers: they are not read at all.
     assert call(app, "203.0.113.9", X_FORWARDED_PROTO="https", X_FORWARDED_SSL="off") == (
@@ -84,7 +84,7 @@ def test_an_untrusted_peer_cannot_set_the_scheme():
 
 
 def test_headers_that_disagree_are_a_bad_request():
-    app = with_forwarded_scheme(scheme_app, DEFAULT_HEADERS, ["*"])
+    app = behind_proxy(scheme_app, DEFAULT_HEADERS, ["*"])
     status, body = call(app, "10.0.0.1", X_FORWARDED_PROTO="https", X_FORWARDED_SSL="off")
     assert status == "400 Bad Request"
     assert body == "contradictory scheme headers\n"
@@ -95,10 +95,103 @@ def test_headers_that_disagree_are_a_bad_request():
 
 
 def test_a_repeated_header_counts_each_value():
-    app = with_forwarded_scheme(scheme_app, DEFAULT_HEADERS, ["*"])
+    app = behind_proxy(scheme_app, DEFAULT_HEADERS, ["*"])
     assert call(app, "10.0.0.1", X_FORWARDED_PROTO="https, https") == ("200 OK", "https")
     assert call(app, "10.0.0.1", X_FORWARDED_PROTO="https, http")[0] == "400 Bad Request"
 
 
 def test_no_scheme_headers_leave_the_app_as_it_is():
-    assert with_forwarded_scheme(scheme_app, {}, ["*"]) is scheme_app
+    assert behind_proxy(scheme_app, {}, ["*"]) is scheme_app
+
+
+# -- the client's address (--proxy-headers) and the host (--proxy-host-headers) --------
+
+
+def environ_app(environ, start_response):
+    start_response("200 OK", [])
+    environ_app.seen = dict(environ)
+    return [b""]
+
+
+def seen(remote: str, trusted=("127.0.0.1", "10.0.0.0/8"), host_headers=False, **headers):
+    app = behind_proxy(
+        environ_app, {}, list(trusted), client_headers=True, host_headers=host_headers
+    )
+    environ = {
+        "wsgi.url_scheme": "http",
+        "REMOTE_ADDR": remote,
+        "SERVER_NAME": "internal",
+        "SERVER_PORT": "8000",
+        "SCRIPT_NAME": "",
+    }
+    environ.update({"HTTP_" + name.upper(): value for name, value in headers.items()})
+    list(app(environ, lambda status, response_headers, exc_info=None: None))
+    return environ_app.seen
+
+
+@pytest.mark.parametrize(
+    ("remote", "headers", "client"),
+    [
+        # nginx's $proxy_add_x_forwarded_for: what the client sent, then its address.
+        ("127.0.0.1", {"X_Forwarded_For": "203.0.113.7"}, "203.0.113.7"),
+        ("127.0.0.1", {"X_Forwarded_For": "6.6.6.6, 203.0.113.7"}, "203.0.113.7"),
+        # Trusted proxies on the way are skipped, from the right.
+        ("127.0.0.1", {"X_Forwarded_For": "203.0.113.7, 10.1.2.3"}, "203.0.113.7"),
+        # All trusted: the left-most.
+        ("127.0.0.1", {"X_Forwarded_For": "10.0.0.5, 10.1.2.3"}, "10.0.0.5"),
+        ("127.0.0.1", {"X_Forwarded_For": "[2001:db8::1]:4711"}, "2001:db8::1"),
+        ("127.0.0.1", {"X_Forwarded_For": "203.0.113.7:5555"}, "203.0.113.7"),
+        ("", {"X_Forwarded_For": "203.0.113.7"}, "203.0.113.7"),  # a UNIX socket peer
+        # RFC 7239
+        ("127.0.0.1", {"Forwarded": 'for="[2001:db8:cafe::17]:4711"'}, "2001:db8:cafe::17"),
+        ("127.0.0.1", {"Forwarded": "for=192.0.2.60;proto=http;by=203.0.113.43"}, "192.0.2.60"),
+        ("127.0.0.1", {"Forwarded": "for=192.0.2.43, for=10.0.0.9"}, "192.0.2.43"),
+        ("127.0.0.1", {"Forwarded": "For=192.0.2.43"}, "192.0.2.43"),
+        # X-Forwarded-For wins over Forwarded.
+        (
+            "127.0.0.1",
+            {"X_Forwarded_For": "203.0.113.7", "Forwarded": "for=1.2.3.4"},
+            "203.0.113.7",
+        ),
+        # Not believed: an untrusted peer, something that is not an address.
+        ("192.0.2.1", {"X_Forwarded_For": "203.0.113.7"}, "192.0.2.1"),
+        ("127.0.0.1", {"X_Forwarded_For": "unknown, 203.0.113.7"}, "127.0.0.1"),
+        ("127.0.0.1", {"Forwarded": "for=_hidden"}, "127.0.0.1"),
+        ("127.0.0.1", {"X_Forwarded_For": ""}, "127.0.0.1"),
+        ("127.0.0.1", {}, "127.0.0.1"),
+    ],
+)
+def test_the_client_address_from_a_trusted_proxy(remote, headers, client):
+    environ = seen(remote, **headers)
+    assert environ["REMOTE_ADDR"] == client
+    for name, value in headers.items():
+        assert environ["HTTP_" + name.upper()] == value  # left as they came
+    if client != remote:
+        assert environ["glade.peer_addr"] == remote
+
+
+def test_the_client_address_is_left_alone_when_turned_off():
+    app = behind_proxy(environ_app, {}, ["127.0.0.1"], client_headers=False)
+    environ = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
+    list(app(environ, lambda *args: None))
+    assert environ_app.seen["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_forwarded_host_port_and_prefix_when_turned_on():
+    environ = seen(
+        "127.0.0.1",
+        host_headers=True,
+        X_Forwarded_Host="evil.example, www.example.com:8443",
+        X_Forwarded_Prefix="/shop/",
+    )
+    assert environ["HTTP_HOST"] == "www.example.com:8443"
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("www.example.com", "8443")
+    assert environ["SCRIPT_NAME"] == "/shop"
+    environ = seen("127.0.0.1", host_headers=True, X_Forwarded_Host="[::1]", X_Forwarded_Port="443")
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("::1", "443")
+
+
+def test_forwarded_host_is_ignored_by_default_and_from_untrusted_peers():
+    assert seen("127.0.0.1", X_Forwarded_Host="www.example.com")["SERVER_NAME"] == "internal"
+    environ = seen("192.0.2.1", host_headers=True, X_Forwarded_Host="www.example.com")
+    assert environ["SERVER_NAME"] == "internal"
