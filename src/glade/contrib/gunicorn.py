@@ -44,7 +44,9 @@ from time import monotonic
 
 try:
     import gunicorn
+    from gunicorn.glogging import Logger as _GunicornLogger
     from gunicorn.http.wsgi import WSGIErrorsWrapper
+    from gunicorn.instrument.statsd import Statsd as _GunicornStatsd
     from gunicorn.workers.base import Worker as _GunicornWorker
 except ImportError as _error:  # only people who use this module need gunicorn
     raise ImportError(
@@ -58,10 +60,11 @@ from glade.errors import SettingError
 from glade.http.parser import Limits
 from glade.lifecycle import Lifecycle, State
 from glade.logging import error_log
+from glade.statsd import log_counter
 from glade.workers.options import ServingOptions, ServingState
 from glade.wsgi.environ import environ_template
 from glade.wsgi.file_wrapper import FileWrapper
-from glade.wsgi.proxy import behind_proxy
+from glade.wsgi.proxy import with_forwarded_scheme
 
 __all__ = ["GeventWorker"]
 
@@ -272,7 +275,7 @@ class GeventWorker(_GunicornWorker):
         cfg = self.cfg
         return ServingOptions(
             app=self._counting_requests(
-                behind_proxy(self.wsgi, cfg.secure_scheme_headers, cfg.forwarded_allow_ips)
+                with_forwarded_scheme(self.wsgi, cfg.secure_scheme_headers, cfg.forwarded_allow_ips)
             ),
             limits=Limits(
                 request_line=cfg.limit_request_line,
@@ -288,7 +291,7 @@ class GeventWorker(_GunicornWorker):
             body_timeout=_glade_setting("body_timeout") or 3600.0,
             sweeps_deadlines=plain_tcp,
             can_sendfile=bool(cfg.sendfile) and plain_tcp,
-            access_log=_AccessLog(self.log) if _access_log_enabled(self.log) else None,
+            access_log=_AccessLog(self.log) if _wants_each_request(self.log) else None,
             pre_request=_hook_if_set(cfg, "pre_request"),
             post_request=_hook_if_set(cfg, "post_request"),
             hook_config=cfg,
@@ -394,12 +397,20 @@ def _hook_if_set(cfg, name: str):
 
 
 class _ForwardTo(logging.Handler):
-    def __init__(self, target: logging.Logger) -> None:
+    """Glade's log lines, written by gunicorn's error logger; with gunicorn's
+    StatsD logger, counted in gunicorn.log.* as its own lines are."""
+
+    def __init__(self, target: logging.Logger, gunicorn_log) -> None:
         super().__init__()
         self.target = target
+        self.statsd = gunicorn_log if isinstance(gunicorn_log, _GunicornStatsd) else None
 
     def emit(self, record: logging.LogRecord) -> None:
         self.target.handle(record)
+        if self.statsd is not None:
+            name = log_counter(record)
+            if name is not None:
+                self.statsd.increment(name, 1)
 
 
 def _route_glade_log(gunicorn_log) -> None:
@@ -409,9 +420,18 @@ def _route_glade_log(gunicorn_log) -> None:
         target = logging.getLogger("gunicorn.error")
     for handler in list(error_log.handlers):
         error_log.removeHandler(handler)
-    error_log.addHandler(_ForwardTo(target))
+    error_log.addHandler(_ForwardTo(target, gunicorn_log))
     error_log.propagate = False
     error_log.setLevel(target.getEffectiveLevel())
+
+
+def _wants_each_request(gunicorn_log) -> bool:
+    """gunicorn's logger must hear of every request: it writes an access log,
+    or its class does more in access() (gunicorn's StatsD logger sends the
+    request metrics there, access log or not)."""
+    return _access_log_enabled(gunicorn_log) or type(gunicorn_log).access is not (
+        _GunicornLogger.access
+    )
 
 
 def _access_log_enabled(gunicorn_log) -> bool:

@@ -5,6 +5,7 @@
 /spin?s=3      answers after a busy loop that never yields (a stuck worker)
 /pid           the worker's pid
 /scheme        wsgi.url_scheme
+/error         raises: a 500, and the error logged with its traceback
 """
 
 import os
@@ -28,6 +29,8 @@ def app(environ, start_response):
         body = str(os.getpid()).encode()
     elif path == "/scheme":
         body = environ["wsgi.url_scheme"].encode()
+    elif path == "/error":
+        raise RuntimeError("the app failed on purpose")
     else:
         body = b"Hello, World!"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
