@@ -64,7 +64,7 @@ from glade.statsd import log_counter
 from glade.workers.options import ServingOptions, ServingState
 from glade.wsgi.environ import environ_template
 from glade.wsgi.file_wrapper import FileWrapper
-from glade.wsgi.proxy import with_forwarded_scheme
+from glade.wsgi.proxy import behind_proxy
 
 __all__ = ["GeventWorker"]
 
@@ -275,7 +275,7 @@ class GeventWorker(_GunicornWorker):
         cfg = self.cfg
         return ServingOptions(
             app=self._counting_requests(
-                with_forwarded_scheme(self.wsgi, cfg.secure_scheme_headers, cfg.forwarded_allow_ips)
+                behind_proxy(self.wsgi, cfg.secure_scheme_headers, cfg.forwarded_allow_ips)
             ),
             limits=Limits(
                 request_line=cfg.limit_request_line,
