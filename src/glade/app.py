@@ -2,13 +2,17 @@
 
 Every mistake a user can make here becomes one AppImportError line that
 says which part is wrong; the app's own exceptions during import keep
-their traceback, since that is the app's bug, not a usage error.
+their traceback, since that is the app's bug, not a usage error. That
+includes an app that could never be called as WSGI asks, like a factory
+named without its parentheses: otherwise the server starts and answers
+every request with a 500.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import os
 import sys
 
@@ -48,6 +52,7 @@ def import_app(spec: str):
         kind = type(app).__name__
         article = "an" if kind[:1].lower() in "aeiou" else "a"
         raise AppImportError(f"app {spec!r}: {expression} is {article} {kind}, not callable")
+    _check_wsgi_call(app, module_name, expression, spec)
     return app
 
 
@@ -87,3 +92,49 @@ def _attribute(module, name: str, spec: str):
         raise AppImportError(
             f"app {spec!r}: module {module.__name__!r} has no attribute {name!r}"
         ) from None
+
+
+def _check_wsgi_call(app, module_name: str, expression: str, spec: str) -> None:
+    """Refuse a callable that cannot take `(environ, start_response)`.
+
+    Only a signature that certainly refuses two positional arguments counts:
+    a callable whose signature cannot be read (some C callables) is trusted,
+    and so are `*args`, classes (their `__init__` is what gets called),
+    callable instances and partials, as inspect reads them. The wrapper's
+    own signature is read, not the one of what it wraps: it is what the
+    server calls.
+    """
+    try:
+        signature = inspect.signature(app, follow_wrapped=False)
+    except Exception:  # whatever stops inspect from reading it: cannot tell
+        return
+    try:
+        signature.bind(object(), object())
+    except TypeError:
+        pass
+    else:
+        return
+    takes = _parameters(signature)
+    if not expression.isidentifier():  # a factory call: its result is wrong
+        raise AppImportError(
+            f"app {spec!r}: {expression} returned a callable that takes {takes}, "
+            "not a WSGI app's (environ, start_response)"
+        )
+    try:
+        signature.bind()
+    except TypeError:
+        call = f"{module_name}:{expression}(...)' with its arguments"
+    else:
+        call = f"{module_name}:{expression}()'"
+    raise AppImportError(
+        f"app {spec!r}: {expression} takes {takes}, not a WSGI app's "
+        f"(environ, start_response); if it is an app factory, write '{call}"
+    )
+
+
+def _parameters(signature: inspect.Signature) -> str:
+    """`(config, *, debug=False)`: the parameters, without annotations."""
+    bare = [
+        parameter.replace(annotation=parameter.empty) for parameter in signature.parameters.values()
+    ]
+    return str(signature.replace(parameters=bare, return_annotation=signature.empty))

@@ -916,7 +916,11 @@ SETTINGS: tuple[Setting, ...] = (
         _optional_text,
         None,
         "The WSGI application, as `module:name` or `module:factory()`; also "
-        "the command's positional argument.",
+        "the command's positional argument. A factory's arguments must be "
+        "literals: `module:factory('production', debug=True)`. An app that "
+        "cannot be called with `(environ, start_response)`, such as a factory "
+        "named without its parentheses, stops the server when it is loaded "
+        "(and fails `--check-config`) with a line that says what to write.",
         metavar="MODULE:APP",
     ),
     Setting(
