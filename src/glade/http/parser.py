@@ -51,6 +51,7 @@ class Request:
         "keep_alive",
         "method",
         "target",
+        "upgrade",
     )
 
     def __init__(
@@ -63,6 +64,7 @@ class Request:
         expect_continue: bool,
         content_length: int | None,
         chunked: bool,
+        upgrade: bool = False,
     ) -> None:
         self.method = method
         self.target = target
@@ -73,6 +75,9 @@ class Request:
         self.content_length = content_length
         self.chunked = chunked
         self.has_body = chunked or bool(content_length)
+        # `Connection: upgrade` with `Upgrade: ...` (a WebSocket handshake): the
+        # app may take the connection's socket over (workers/connection.py).
+        self.upgrade = upgrade
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.target!r} HTTP/{self.http_version}>"
@@ -414,6 +419,7 @@ class RequestParser:
             expect_continue,
             content_length,
             chunked,
+            upgrade and method != "CONNECT",
         )
         if upgrade and method != "CONNECT" and (chunked or content_length):
             # httptools skips the body of an Upgrade request; we do not upgrade,

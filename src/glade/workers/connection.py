@@ -62,6 +62,11 @@ class ClientStalled(ClientDisconnected):
     """The client stopped reading the response for `body_timeout`."""
 
 
+class SocketTakenOver(Exception):
+    """The app took the socket of an upgrade request (a WebSocket) and is
+    done with it: it answered the handshake itself, so Glade sends nothing."""
+
+
 def _no_body() -> bytes:
     return b""
 
@@ -357,13 +362,20 @@ class Connection:
         started = time.time() if options.access_log or options.on_request else 0.0
         wsgi_input = InputStream(self._pull_body if request.has_body else _no_body)
         environ = build_environ(self.environ_template, request, None, wsgi_input)
+        upgrade = request.upgrade
+        if upgrade:
+            # The key WebSocket libraries look for (simple-websocket, and so
+            # Flask-SocketIO, python-socketio and Flask-Sock): an app that
+            # takes the socket answers the handshake and owns the connection.
+            environ["gunicorn.socket"] = self.sock
         writer = ResponseWriter(
             http, self._send, self._sendfile if options.can_sendfile else None, server
         )
         result = None
         hooked = options.pre_request is not None or options.post_request is not None
         written_before = self.written
-        timeout = options.request_timeout
+        # A WebSocket lives as long as its client keeps it: no request timeout.
+        timeout = 0.0 if upgrade else options.request_timeout
         try:
             if hooked:
                 hook_request = RequestView(request, self.remote)
@@ -372,6 +384,8 @@ class Connection:
                 if timeout:
                     self._start_request_clock(monotonic() + timeout)
                 result = options.app(environ, writer.start_response)
+                if upgrade and writer.status is None:
+                    raise SocketTakenOver
                 writer.finish(result)
             finally:
                 if timeout:
@@ -387,6 +401,8 @@ class Connection:
                     http.bytes_sent,
                     http.bytes_sent + http.short_by,
                 )
+        except SocketTakenOver:
+            http.abandon()  # nothing of Glade's may follow what the app sent
         except RequestTimedOut as ended:
             self._stop_request_clock()  # if it was raised inside the clause above
             self._end_timed_out(request, environ, ended, written_before)
@@ -418,11 +434,14 @@ class Connection:
                 if cut
                 else "answered 500",
             )
-        except Exception:
-            error_log.error(
-                "Error handling request %s %s", request.method, _path(environ), exc_info=True
-            )
-            self._send_quietly(http.fail_response(500))
+        except Exception as error:
+            if upgrade and writer.status is None:
+                self._end_taken_over(request, environ, error)
+            else:
+                error_log.error(
+                    "Error handling request %s %s", request.method, _path(environ), exc_info=True
+                )
+                self._send_quietly(http.fail_response(500))
         except WorkerAborted:
             # The worker is stuck here and about to exit; its stack is logged.
             self._send_quietly(http.fail_response(500))
@@ -454,6 +473,23 @@ class Connection:
                     )
                 if options.on_request is not None:
                     options.on_request(request.method, writer.status_code, seconds)
+
+    def _end_taken_over(self, request: Request, environ: dict, error: Exception) -> None:
+        """An app that may have taken the socket (an upgrade request, and no
+        start_response) raised: the connection ends, and nothing is sent,
+        since a 500 would land in the middle of the app's own protocol.
+        StopIteration is how a library says it is done with a socket it took
+        (python-engineio does so for gunicorn's key), not an error."""
+        self.http.abandon()
+        if type(error) is StopIteration:
+            return
+        error_log.error(
+            "Error handling upgraded connection %s %s from %s",
+            request.method,
+            _path(environ),
+            _peer(self.remote),
+            exc_info=True,
+        )
 
     def _start_request_clock(self, deadline: float) -> None:
         self.app_deadline = deadline

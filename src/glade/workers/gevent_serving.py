@@ -329,12 +329,14 @@ class GeventServer:
         """End every connection left, logging how many requests that cut;
         their greenlets get `unwind` seconds to finish unwinding."""
         if self.greenlets:
-            busy = self.state.busy()
+            websockets = self.state.websockets()
+            busy = self.state.busy() - websockets
             error_log.warning(
-                "%s: %s; cut %d in-flight requests (%d connections)",
+                "%s: %s; cut %d in-flight requests%s (%d connections)",
                 who,
                 why,
                 busy,
+                f" and closed {websockets} WebSocket connections" if websockets else "",
                 len(self.greenlets),
             )
             if busy and self.options.on_cut is not None:

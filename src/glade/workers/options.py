@@ -86,3 +86,13 @@ class ServingState:
         of its response)."""
         responding = Phase.RESPONDING
         return sum(1 for connection in self.connections if connection.http.phase is responding)
+
+    def websockets(self) -> int:
+        """Connections whose upgrade request's app holds on without an HTTP
+        response: the app took the socket (a WebSocket), as far as Glade can tell."""
+        count = 0
+        for connection in self.connections:
+            http = connection.http
+            if http.phase is Phase.RESPONDING and http.request.upgrade and not http.head_sent:
+                count += 1
+        return count
