@@ -20,28 +20,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from support.proxies import Proxy, need
+from support.proxies import need, nginx
 from support.server import GladeServer, free_port, wait_until
 
 CLIENTS = int(os.environ.get("GLADE_FLEET_CLIENTS", "8"))
 BODY = b"p" * 2048
 
-# `user root`: the socket's directory is the test's own; nginx's workers
-# would otherwise run as an unprivileged user who cannot reach it (ignored,
-# with a notice, when the tests do not run as root).
-NGINX_CONFIG = """
-user root;
-worker_processes 1;
-error_log {dir}/error.log info;
-pid {dir}/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+NGINX_HTTP = """
     upstream glade {
         server unix:%(socket)s;
         keepalive 16;
@@ -55,7 +40,6 @@ http {
             proxy_set_header Host $host;
         }
     }
-}
 """
 
 
@@ -112,11 +96,10 @@ class PostLoad:
 
 
 def test_reload_and_binary_upgrade_behind_nginx_give_no_502(tmp_path):
-    nginx = need("nginx")
+    need("nginx")
     socket_path = tmp_path / "glade.sock"
     pidfile = tmp_path / "glade.pid"
     port = free_port()
-    config = NGINX_CONFIG % {"socket": socket_path, "port": port}
     server = GladeServer(
         "validated:app",
         "-w",
@@ -129,8 +112,7 @@ def test_reload_and_binary_upgrade_behind_nginx_give_no_502(tmp_path):
     )
     new_master = None
     try:
-        command = [nginx, "-p", "{dir}", "-c", "{config}", "-g", "daemon off;"]
-        with Proxy(command, config, "nginx.conf", port) as proxy:
+        with nginx(NGINX_HTTP % {"socket": socket_path, "port": port}, port) as proxy:
             load = PostLoad(port, CLIENTS)
             try:
                 load.wait_for(300)

@@ -8,7 +8,7 @@ import socket
 import tempfile
 
 import requests
-from support.proxies import Proxy, need
+from support.proxies import need, nginx
 from support.server import free_port, read_until_close, split_responses, wait_until
 
 
@@ -193,10 +193,9 @@ def test_behind_nginx_on_a_unix_socket_the_app_and_the_log_see_the_client(glade_
     without --proxy-headers, REMOTE_ADDR is empty and %(h)s is "-" for every
     request; with it (the default), both show the client, and a client's own
     X-Forwarded-For cannot stand in for its address."""
-    nginx = need("nginx")
+    need("nginx")
     socket_path = tmp_path / "glade.sock"
     port = free_port()
-    config = NGINX_WITH_HEADERS % {"socket": socket_path, "port": port}
     server = glade_server(
         "validated:app",
         "--access-logfile",
@@ -205,9 +204,7 @@ def test_behind_nginx_on_a_unix_socket_the_app_and_the_log_see_the_client(glade_
         "client=%(h)s %(U)s",
         bind=f"unix:{socket_path}",
     )
-    with Proxy(
-        [nginx, "-p", "{dir}", "-c", "{config}", "-g", "daemon off;"], config, "nginx.conf", port
-    ):
+    with nginx(NGINX_WITH_HEADERS % {"socket": socket_path, "port": port}, port):
         front = FrontDoor(port)
         environ = environ_from(front, source="127.0.0.2")
         assert environ["REMOTE_ADDR"] == "127.0.0.2"
@@ -225,18 +222,6 @@ class FrontDoor:
 
 
 NGINX_WITH_HEADERS = """
-user root;
-worker_processes 1;
-error_log {dir}/error.log info;
-pid {dir}/nginx.pid;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
     server {
         listen 127.0.0.1:%(port)d;
         location / {
@@ -247,5 +232,4 @@ http {
             proxy_set_header X-Forwarded-Proto $scheme;
         }
     }
-}
 """

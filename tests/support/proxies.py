@@ -36,6 +36,34 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+# `user root`: a test's socket lives in the test's own directory; nginx's
+# workers would otherwise run as an unprivileged user who cannot reach it
+# (nginx ignores it, with a notice, when the tests do not run as root).
+_NGINX_MAIN = """
+user root;
+worker_processes 1;
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+%s
+}
+"""
+
+
+def nginx(http_block: str, port: int) -> Proxy:
+    """nginx in the foreground with `http_block` (upstreams and servers) in
+    its http context, listening on `port`."""
+    command = [need("nginx"), "-p", "{dir}", "-c", "{config}", "-g", "daemon off;"]
+    return Proxy(command, _NGINX_MAIN % http_block, "nginx.conf", port)
+
+
 class Proxy:
     """One proxy process, started from `config` (text) written to a file."""
 
