@@ -270,10 +270,10 @@ class Master:
     def _ready(self) -> tuple[bool, str]:
         """Serving, with a ready worker, and no stop begun (the shutdown delay
         included: traffic must move away before the listeners close)."""
-        if self.drain_at is not None or self.lifecycle.state is not State.SERVING:
-            return False, f"not ready: {self.lifecycle.state.value}" + (
-                " (stopping)" if self.drain_at is not None else ""
-            )
+        if self.drain_at is not None:
+            return False, "not ready: stopping (shutdown delay)"
+        if self.lifecycle.state is not State.SERVING:
+            return False, f"not ready: {self.lifecycle.state.value}"
         ready = sum(1 for w in self.workers.values() if w.state is WorkerState.READY)
         if not ready:
             return False, "not ready: no worker is ready"
