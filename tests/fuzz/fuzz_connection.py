@@ -27,6 +27,9 @@ GLADE_FUZZ_SKIP names behaviours of the app to leave out (comma-separated),
 so that a long run can look past a finding that is known and not yet fixed:
 `late-read-after-close` and `error-body-on-head` (see tests/fuzz/crashes/).
 
+GLADE_FUZZ_COLLECT=FOLDER keeps each kind of failure in FOLDER (the first
+input, its traceback, and a count) and fuzzing goes on: for long runs.
+
 Run it directly: `python tests/fuzz/fuzz_connection.py CORPUS_DIR SEED_DIR
 -max_total_time=60`; a crash is written as `crash-<sha1>` (see
 -artifact_prefix) and replays with `python tests/fuzz/fuzz_connection.py FILE`.
@@ -34,9 +37,11 @@ Run it directly: `python tests/fuzz/fuzz_connection.py CORPUS_DIR SEED_DIR
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import sys
+import traceback
 from pathlib import Path
 
 import atheris
@@ -346,8 +351,35 @@ def cut_points(sizes: bytes, length: int) -> list[int]:
     return cuts
 
 
+def collecting(target, folder: Path):
+    """The target for a long unattended run: a failure is kept (its first
+    input, its traceback and its count, by where it was raised) in `folder`
+    instead of ending the run, so that one finding does not hide the next."""
+    folder.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+
+    def run(data: bytes) -> None:
+        try:
+            target(data)
+        except Exception as error:  # kept in `folder`, and counted
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            where = f"{type(error).__name__} at {Path(frame.filename).name}:{frame.lineno}"
+            counts[where] = counts.get(where, 0) + 1
+            if counts[where] == 1:
+                name = hashlib.sha1(data).hexdigest()
+                (folder / f"finding-{name}").write_bytes(data)
+                (folder / f"finding-{name}.txt").write_text(traceback.format_exc())
+            summary = "".join(f"{count}\t{where}\n" for where, count in counts.items())
+            (folder / "counts.txt").write_text(summary)
+
+    return run
+
+
 def main() -> None:
-    atheris.Setup(sys.argv, serve)
+    target = serve
+    if os.environ.get("GLADE_FUZZ_COLLECT"):
+        target = collecting(serve, Path(os.environ["GLADE_FUZZ_COLLECT"]))
+    atheris.Setup(sys.argv, target)
     atheris.Fuzz()
 
 
