@@ -189,7 +189,8 @@ class RequestParser:
         self._next_index = 0
         self._state = _IDLE
         self._dead = False
-        self._meter = HeadMeter()
+        self._meter: HeadMeter | None = None  # made for the first unfinished head
+        self._head_limit = self.limits.head_bytes
         self._head_from = _HEAD_AFTER_EMPTY_LINES
         self._line_bytes = 0
         self._line_start = _LINE_CONTINUES
@@ -299,12 +300,9 @@ class RequestParser:
 
     def on_message_begin(self) -> None:
         self._state = _HEAD
-        if self._completed_in_feed:
-            self._head_from = _HEAD_UNPLACED
-            self._meter.start(LineKind.UNKNOWN)
-        else:
-            self._head_from = _HEAD_AFTER_EMPTY_LINES
-            self._meter.start(LineKind.REQUEST_LINE)
+        # The meter starts only if the head is still unfinished after this
+        # feed (_check_head): most heads arrive whole and are never metered.
+        self._head_from = _HEAD_UNPLACED if self._completed_in_feed else _HEAD_AFTER_EMPTY_LINES
         self._reset_head()
 
     def on_url(self, url: bytes) -> None:
@@ -316,7 +314,8 @@ class RequestParser:
     def on_header(self, name: bytes, value: bytes) -> None:
         self._line_start = _LINE_AFTER_LF
         limits = self.limits
-        if limits.request_field_size and len(name) + len(value) + 2 > limits.request_field_size:
+        size = len(name) + len(value) + 2  # as `Name:value` with its CRLF, less one
+        if limits.request_field_size and size > limits.request_field_size:
             self._raise(HTTPError(431, "request header field too large"))
         if self._state == _BODY:
             # A trailer of a chunked body: bounded, then ignored.
@@ -327,7 +326,7 @@ class RequestParser:
         headers = self._headers
         if limits.request_fields and len(headers) >= limits.request_fields:
             self._raise(HTTPError(431, "too many request header fields"))
-        self._fields_size += len(name) + len(value) + 3  # with ":" and CRLF
+        self._fields_size += size + 1  # head_meter.py's measure
         value = value.strip(_OWS)
         headers.append((name, value))
         if len(name) in (4, 6, 14, 17):
@@ -360,7 +359,7 @@ class RequestParser:
         request_line_size = len(method) + len(url) + 10  # version and CRLF, no spaces
         if limits.request_line and request_line_size > limits.request_line:
             self._raise(HTTPError(414, "request line too long"))
-        if request_line_size + self._fields_size + 2 > limits.head_bytes:
+        if request_line_size + self._fields_size + 2 > self._head_limit:
             self._raise(HTTPError(431, "request head too large"))
         if url == _ASTERISK and method != "OPTIONS":
             # RFC 9112 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
@@ -487,11 +486,16 @@ class RequestParser:
         answer is the same however the bytes were split.
         """
         meter = self._meter
+        if meter is None:
+            meter = self._meter = HeadMeter()
         start = self._head_from
         if start == _HEAD_FROM_FEED_START:
             meter.measure(data)
         elif start == _HEAD_AFTER_EMPTY_LINES:
+            meter.start(LineKind.REQUEST_LINE)
             meter.measure(data.lstrip(b"\r\n"))  # llhttp skips them before a request line
+        else:
+            meter.start(LineKind.UNKNOWN)  # this feed's part of the head goes unmeasured
         self._head_from = _HEAD_FROM_FEED_START
         limits = self.limits
         kind = meter.kind
@@ -508,7 +512,7 @@ class RequestParser:
         if line_limit and meter.line > line_limit + 1:
             self._fail(HTTPError(status, reason))
             return
-        if meter.total > limits.head_bytes:
+        if meter.total > self._head_limit:
             self._fail(HTTPError(431, "request head too large"))
 
     def _measure_line(self, data: bytes) -> int:

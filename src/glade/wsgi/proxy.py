@@ -101,8 +101,20 @@ def behind_proxy(
     if not rules and not client_headers and not host_headers:
         return app
     trusted = TrustedPeers(forwarded_allow_ips)
+    # The environ keys of every header this may act on.
+    watched = tuple(key for key, _ in rules)
+    if client_headers:
+        watched += ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED")
+    if host_headers:
+        watched += _HOST_KEYS
 
     def app_behind_proxy(environ, start_response):
+        # Most requests carry none of these headers: look before judging the peer.
+        for key in watched:
+            if key in environ:
+                break
+        else:
+            return app(environ, start_response)
         # The socket's peer: REMOTE_ADDR is the client's after a PROXY header.
         peer = environ.get("glade.peer_addr")
         if peer is None:
@@ -134,6 +146,9 @@ def behind_proxy(
 
     app_behind_proxy.__wrapped__ = app  # where_in_app() names the app, not this
     return app_behind_proxy
+
+
+_HOST_KEYS = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX")
 
 
 def _forwarded_client(environ: dict, trusted: TrustedPeers) -> str | None:
