@@ -335,3 +335,14 @@ def test_a_request_pipelined_behind_connection_close_never_resets_the_response(g
             assert len(response.body) == 32 * 1024
             assert response.header("Connection") == "close"
     assert_clean(server)
+
+
+def test_glade_request_timeout_ends_a_slow_request(gunicorn):
+    server = gunicorn("--env", "GLADE_REQUEST_TIMEOUT=1")
+    started = time.monotonic()
+    response, _ = server.get("/slow?s=20")
+    assert response.status == 503
+    assert time.monotonic() - started < 5
+    server.wait_for_output(r"still running after 1 s \(--request-timeout\)", timeout=10)
+    response, body = server.get("/")
+    assert (response.status, body) == (200, b"Hello, World!")

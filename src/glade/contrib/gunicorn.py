@@ -287,6 +287,7 @@ class GeventWorker(_GunicornWorker):
             header_timeout=_glade_setting("header_timeout") or 3600.0,
             first_byte_timeout=_glade_setting("first_byte_timeout"),
             header_min_rate=_glade_setting("header_min_rate"),
+            request_timeout=_glade_setting("request_timeout"),
             keepalive=float(cfg.keepalive),
             body_timeout=_glade_setting("body_timeout") or 3600.0,
             sweeps_deadlines=plain_tcp,
