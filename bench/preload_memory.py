@@ -44,7 +44,8 @@ def measure(preload: bool) -> dict:
     ]
     log = Path(f"/tmp/glade-preload-{port}.log")
     env = None
-    with procs.running(cmd, ROOT, env, log, port, 30, 15, WORKERS + (1 if preload else 0)) as proc:
+    processes = WORKERS + (1 if preload else 0)
+    with procs.running(cmd, ROOT, env, log, port, 30, 15, processes, PATHS[0]) as proc:
         for _ in range(WORKERS * 25):
             for path in PATHS:
                 connection = http.client.HTTPConnection(procs.LOOPBACK, port, timeout=10)

@@ -194,13 +194,14 @@ def measure(ctx, workers, workload, round_no, name):
     row = {"workers": workers, "workload": workload.key, "server": name, "round": round_no}
     row["loadavg_1m"] = os.getloadavg()[0]  # to spot rounds skewed by other work
     port = procs.free_port()
-    cmd = servers.command(name, ctx.python[server.runtime], port, workers, BENCH_DIR)
+    python = ctx.python[server.runtime]
+    cmd = servers.command(name, python, port, workers, BENCH_DIR, workload.app)
     row["command"] = shlex.join(str(part) for part in cmd)
     log_path = ctx.log_dir / f"{name}-w{workers}-{workload.key}-r{round_no}.log"
     timeouts = (ctx.args.ready_timeout, ctx.args.stop_timeout)
     try:
         with procs.running(
-            cmd, BENCH_DIR, ctx.env(server), log_path, port, *timeouts, workers
+            cmd, BENCH_DIR, ctx.env(server), log_path, port, *timeouts, workers, workload.path
         ) as proc:
             if ctx.args.warmup:
                 _load(ctx, port, workload, ctx.args.warmup)

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
-PROBE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+PROBE = "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+MAX_STATUS_LINE = 1024
 
 
 class ServerFailed(Exception):
@@ -44,23 +45,37 @@ def start(cmd, cwd, env, log_path):
             raise ServerFailed(f"could not start {cmd[0]}: {exc}") from exc
 
 
-def answers(port, timeout=1.0):
-    """True when the port returns an HTTP status line to a plain GET."""
+def status_line(port, path, timeout=1.0):
+    """The status line the server answers `GET path` with, or None if it does not yet."""
+    head = b""
     try:
         with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
-            sock.sendall(PROBE)
-            return sock.recv(16).startswith(b"HTTP/1.")
+            sock.sendall(PROBE.format(path=path).encode("ascii"))
+            while b"\r\n" not in head and len(head) < MAX_STATUS_LINE:
+                chunk = sock.recv(MAX_STATUS_LINE)
+                if not chunk:
+                    break
+                head += chunk
     except OSError:
-        return False
+        return None
+    line = head.split(b"\r\n", 1)[0]
+    return line.decode("latin-1") if line.startswith(b"HTTP/1.") else None
 
 
-def wait_ready(proc, port, timeout):
-    """Poll until the server answers; fail fast if it exits, fail after `timeout` s."""
+def wait_ready(proc, port, timeout, path):
+    """Poll `GET path` until the server answers; fail fast if it exits, after `timeout` s.
+
+    The answer must be a 200: a server (or app) that answers the workload's path with
+    anything else would only be measured producing errors.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServerFailed(f"exited with status {proc.returncode} before answering")
-        if answers(port):
+        line = status_line(port, path)
+        if line is not None:
+            if line.split()[1:2] != ["200"]:
+                raise ServerFailed(f"answered {line!r} to GET {path}")
             return
         time.sleep(0.1)
     raise ServerFailed(f"did not answer on port {port} within {timeout:.0f}s")
@@ -163,11 +178,14 @@ def tail(path, lines=15):
 
 
 @contextlib.contextmanager
-def running(cmd, cwd, env, log_path, port, ready_timeout, stop_timeout, workers):
-    """Run a server for the duration of a with-block; it is stopped whatever happens."""
+def running(cmd, cwd, env, log_path, port, ready_timeout, stop_timeout, workers, path):
+    """Run a server for the duration of a with-block; it is stopped whatever happens.
+
+    It is ready once it answers `GET path` (the workload's) with a 200.
+    """
     proc = start(cmd, cwd, env, log_path)
     try:
-        wait_ready(proc, port, ready_timeout)
+        wait_ready(proc, port, ready_timeout, path)
         wait_workers(proc.pid, workers, ready_timeout)
         yield proc
     finally:

@@ -1,14 +1,20 @@
-"""The workloads: one wrk load shape each, all against routes of bench/app.py."""
+"""The workloads: one wrk load shape each, and the app module that serves it.
+
+All of them are served by bench/app.py, which the ceiling mimics with fixed bytes.
+"""
 
 from dataclasses import dataclass, field
+
+APP = "app:app"
 
 
 @dataclass(frozen=True)
 class Workload:
-    """A load shape; `sync_ok` says whether sync workers are measured on it.
+    """A load shape; `app` is the WSGI app every server is started with for it.
 
-    Sync workers serve one connection at a time per worker, so the 64 KiB, sleep and
-    upload shapes would only measure their queueing; they run A and B only.
+    `sync_ok` says whether sync workers are measured on it: they serve one connection
+    at a time per worker, so the 64 KiB, sleep and upload shapes would only measure
+    their queueing; they run the small-request shapes only (A, B).
     """
 
     key: str
@@ -18,6 +24,12 @@ class Workload:
     headers: tuple = field(default=())
     script: str = None
     sync_ok: bool = False
+    app: str = APP
+
+    @property
+    def framework(self):
+        """True when a framework app serves it (so there is no fixed-bytes ceiling)."""
+        return self.app != APP
 
 
 WORKLOADS = {
