@@ -4,7 +4,7 @@ One command measures every server on the same app, worker count and machine, tak
 turns round by round, and reports each as a ratio to gunicorn -k gevent; a ratio
 measured in one run is the number that means something, not an absolute req/s.
 
-    python bench/run.py                 # everything (about 40 minutes)
+    python bench/run.py                 # everything (about 50 minutes)
     python bench/run.py --quick         # 1 round, 2 s, workload A, 1 worker
     python bench/run.py --servers glade-gevent,gunicorn-gevent --workloads A,D
 
@@ -288,7 +288,8 @@ def git_revision():
 
 def collect_versions(args, anchors_python):
     """Versions of everything measured, stored with the numbers."""
-    found = {"glade-python": anchors.versions(args.glade_python, ("glade", "gevent", "httptools"))}
+    ours = ("glade", "gevent", "httptools", *anchors.FRAMEWORKS)
+    found = {"glade-python": anchors.versions(args.glade_python, ours)}
     if anchors_python:
         found["anchors"] = anchors.versions(anchors_python)
     try:
@@ -311,7 +312,23 @@ def setup(args, notes):
             anchors_python = anchors.ensure(args.anchors_venv, args.upgrade_anchors, log=log)
         except (OSError, subprocess.SubprocessError) as exc:
             sys.exit(f"bench: could not set up the anchors venv {args.anchors_venv}: {exc}")
+        check_frameworks(args, anchors_python, notes)
     return wrk_path, chosen, anchors_python
+
+
+def check_frameworks(args, anchors_python, notes):
+    """Warn when Glade and the anchors would run different Flask or Django code."""
+    if not any(WORKLOADS[key].framework for key in args.workloads):
+        return
+    ours = anchors.versions(args.glade_python, anchors.FRAMEWORKS)
+    theirs = anchors.versions(anchors_python, anchors.FRAMEWORKS)
+    for name in anchors.FRAMEWORKS:
+        if ours.get(name) != theirs.get(name):
+            notes.append(
+                f"{name} {ours.get(name)} under glade but {theirs.get(name)} under the"
+                " anchors: the framework workloads compare different framework code"
+            )
+            log("warning: " + notes[-1])
 
 
 def write_results(args, rows, info, anchors_python):

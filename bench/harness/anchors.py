@@ -2,7 +2,9 @@
 
 The anchors live apart from the project venv so that installing them can never change
 the gevent or httptools that Glade is measured with, and so the project venv needs
-nothing extra to run the bench.
+nothing extra to run the bench. Flask, Werkzeug and Django, which serve workloads F
+and G, are pinned to the versions the project venv was measured with: every server
+must run the same framework code, or the comparison measures the frameworks.
 """
 
 import json
@@ -17,8 +19,13 @@ REQUIREMENTS = (
     "granian",
     "gevent",
     "matplotlib",
+    "flask==3.1.3",
+    "werkzeug==3.1.9",
+    "django==5.2.20",
 )
+FRAMEWORKS = ("flask", "werkzeug", "django")
 DISTRIBUTIONS = ("gunicorn", "gunicorn_h1c", "granian", "gevent", "greenlet", "matplotlib")
+DISTRIBUTIONS += FRAMEWORKS
 MARKER = ".glade-bench-requirements"
 INSTALL_TIMEOUT = 900
 

@@ -32,7 +32,7 @@ class Server:
     def supports(self, workload):
         """Whether this server is measured on `workload`.
 
-        Sync workers take only the small-request shapes (A, B); the ceiling,
+        Sync workers take only the small-request shapes (A, B, F, G); the ceiling,
         which imports no app, takes no framework workload.
         """
         if workload.framework and not self.runs_apps:

@@ -1,6 +1,7 @@
 """The workloads: one wrk load shape each, and the app module that serves it.
 
-All of them are served by bench/app.py, which the ceiling mimics with fixed bytes.
+A to E are served by bench/app.py (the ceiling answers them too); F and G by a small
+real Flask and Django app, to show what the server's speed means under a framework.
 """
 
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ class Workload:
 
     `sync_ok` says whether sync workers are measured on it: they serve one connection
     at a time per worker, so the 64 KiB, sleep and upload shapes would only measure
-    their queueing; they run the small-request shapes only (A, B).
+    their queueing; they run the small-request shapes only (A, B, F, G).
     """
 
     key: str
@@ -48,5 +49,21 @@ WORKLOADS = {
         Workload("D", "/sleep", 1000, "GET /sleep (50 ms cooperative sleep), 1000 conns"),
         Workload("D256", "/sleep", 256, "GET /sleep (50 ms cooperative sleep), 256 conns"),
         Workload("E", "/upload", 16, "POST /upload 1 MiB body, 16 conns", script="post1m.lua"),
+        Workload(
+            "F",
+            "/hello",
+            64,
+            "Flask GET /hello, keep-alive, 64 conns",
+            sync_ok=True,
+            app="flask_app:app",
+        ),
+        Workload(
+            "G",
+            "/items",
+            64,
+            "Django GET /items (template, DEBUG off), keep-alive, 64 conns",
+            sync_ok=True,
+            app="django_app:app",
+        ),
     )
 }

@@ -1,8 +1,11 @@
-"""Smoke test of the benchmark harness: one quick, real run against the ceiling server.
+"""Smoke tests of the benchmark harness: quick, real runs that write results.
 
-Only the ceiling, so it needs neither glade nor the anchors venv; it checks that the
-harness starts a server, drives wrk, parses it and writes the JSON. Speed itself is
-never asserted here (see bench/README.md).
+The first runs only the ceiling, so it needs neither glade nor the anchors venv; it
+checks that the harness starts a server, drives wrk, parses it and writes the JSON.
+The second runs the framework workloads (F: Flask, G: Django) on glade -k gevent for
+a second each: the app modules import, every server command takes the workload's app,
+and the probe finds its route. Speed itself is never asserted here (see
+bench/README.md).
 """
 
 import json
@@ -28,11 +31,11 @@ def _wrk_available():
     return done.returncode == 0
 
 
-@pytest.mark.timeout(1500)
-def test_quick_ceiling_run_writes_results(tmp_path):
+def _quick_run(tmp_path, *options):
+    """`bench/run.py --quick` with `options`; returns the summary rows of its JSON."""
     if not _wrk_available():
         pytest.skip("wrk is not installed and `apt-get install -y wrk` failed")
-    cmd = [sys.executable, "bench/run.py", "--quick", "--servers", "ceiling"]
+    cmd = [sys.executable, "bench/run.py", "--quick", *options]
     done = subprocess.run(
         [*cmd, "--results-dir", str(tmp_path)],
         cwd=REPO,
@@ -42,6 +45,21 @@ def test_quick_ceiling_run_writes_results(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     (json_path,) = tmp_path.glob("results-*.json")
-    summary = json.loads(json_path.read_text())["summary"]
+    return json.loads(json_path.read_text())["summary"]
+
+
+@pytest.mark.timeout(1500)
+def test_quick_ceiling_run_writes_results(tmp_path):
+    summary = _quick_run(tmp_path, "--servers", "ceiling")
     ceiling = [row for row in summary if row["server"] == "ceiling"]
     assert ceiling and ceiling[0]["median_rps"] > 0, summary
+
+
+@pytest.mark.timeout(1500)
+def test_quick_framework_run_serves_flask_and_django(tmp_path):
+    options = ("--servers", "glade-gevent", "--workloads", "F,G", "--no-chart")
+    summary = _quick_run(tmp_path, *options, "--duration", "1", "--warmup", "0")
+    assert [row["workload"] for row in summary] == ["F", "G"], summary
+    for row in summary:
+        assert row["rounds_ok"] == 1 and row["median_rps"] > 0, row
+        assert row["non_2xx"] == 0, row
