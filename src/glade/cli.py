@@ -21,7 +21,7 @@ import sys
 
 from glade import __version__
 from glade.config import SETTINGS, ConfigError, load_config
-from glade.config.loader import CMD_ARGS_VAR, Config, Given, show
+from glade.config.loader import CMD_ARGS_VAR, Config, Given, show, suggest
 from glade.config.settings import NOT_YET, SECTIONS, format_default
 
 EXIT_USAGE = 2
@@ -33,10 +33,43 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    # Every long flag it accepts, for suggestions (build_parser fills it).
+    known_flags: tuple[str, ...] = ()
+
     def error(self, message: str):
         # Raised, not exited: the same parser reads GLADE_CMD_ARGS, whose
         # errors must say they come from there.
         raise UsageError(message)
+
+    def parse_args(self, args=None, namespace=None):
+        """argparse's, but a mistyped flag is named as one.
+
+        argparse would say "unrecognized arguments: --timout MODULE:APP":
+        the flag's value has taken the app's place, so the app looks wrong.
+        """
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.error(_unknown_flag(extras, self.known_flags) or _unrecognized(extras))
+        return namespace
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def _unknown_flag(extras: list[str], known_flags) -> str | None:
+    """`unknown flag --timout; did you mean --timeout?` for the first flag
+    argparse did not know, if any (suggested as config-file keys are)."""
+    for arg in extras:
+        if arg.startswith("-") and arg != "-" and not _NEGATIVE_NUMBER.match(arg):
+            flag = arg.split("=", 1)[0]
+            match = suggest(flag, known_flags) if flag.startswith("--") else None
+            hint = f"did you mean {match}?" if match else "see glade --help"
+            return f"unknown flag {flag}; {hint}"
+    return None
+
+
+def _unrecognized(extras: list[str]) -> str:
+    return "unrecognized arguments: " + " ".join(extras)
 
 
 class _Given(argparse.Action):
@@ -81,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the WSGI app, like myproject.wsgi:application or app:create_app()",
     )
     parser.add_argument("--version", action="version", version=f"glade {__version__}")
+    flags = ["--help", "--version"]
     for section in SECTIONS:
         members = [s for s in SETTINGS if s.section == section]
         group = parser.add_argument_group(section, _section_note(members))
@@ -100,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
             if setting.gunicorn_flags:
                 kwargs["help"] = argparse.SUPPRESS
                 group.add_argument(*setting.gunicorn_flags, action=_Given, **kwargs)
+            flags += [*setting.flags, *setting.off_flags, *setting.gunicorn_flags]
+    parser.known_flags = tuple(flag for flag in flags if flag.startswith("--"))
     return parser
 
 

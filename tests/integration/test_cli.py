@@ -86,6 +86,28 @@ def test_bad_command_line(args, error):
     assert "glade: error:" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("--timout", "30", "validated:app"), "unknown flag --timout; did you mean --timeout?"),
+        (("--timout=30", "validated:app"), "unknown flag --timout; did you mean --timeout?"),
+        (("validated:app", "--wokers", "2"), "unknown flag --wokers; did you mean --workers?"),
+        (
+            ("--keepalive", "5", "validated:app"),
+            "unknown flag --keepalive; did you mean --keep-alive?",
+        ),
+        (("--no-such-flag", "validated:app"), "unknown flag --no-such-flag; see glade --help"),
+    ],
+    ids=["value-apart", "value-joined", "after-the-app", "gunicorn-key-as-flag", "no-match"],
+)
+def test_a_mistyped_flag_is_named_with_the_flag_it_resembles(args, line):
+    result = glade(*args)
+    assert result.returncode == 2, result
+    assert result.stderr.splitlines()[-1] == f"glade: error: {line}"
+    assert "validated:app" not in result.stderr  # the app is not what is wrong
+    assert TRACEBACK not in result.stderr
+
+
 def test_version():
     from glade import __version__
 

@@ -111,6 +111,13 @@ expected:
 glade: error: setting 'workers' (from gunicorn.conf.py:3) is -1; expected an integer >= 1, or auto
 ```
 
+A misspelt flag, on the command line or in `GLADE_CMD_ARGS`, is named with
+the flag it most resembles, as a misspelt key in a config file is:
+
+```
+glade: error: unknown flag --timout; did you mean --timeout?
+```
+
 Settings marked *not supported yet* below are accepted, so that gunicorn
 configs keep working; setting one gets one warning line, and the setting
 is ignored:

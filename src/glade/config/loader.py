@@ -358,7 +358,7 @@ def _apply_namespace(cfg: Config, namespace: dict, lines: dict[str, int], displa
                 reason = GUNICORN_ONLY_REASONS.get(name, NOT_YET)
                 cfg.warn(f"setting {name!r} (from {source}) {reason}")
         elif not isinstance(value, (types.ModuleType, type)):
-            suggestion = _suggest(name)
+            suggestion = suggest(name)
             if suggestion:
                 cfg.warn(
                     f"{name!r} (from {source}) is not a setting and is ignored; "
@@ -420,9 +420,10 @@ def _error_line(error: BaseException, path: str) -> int | None:
     return line
 
 
-def _suggest(name: str, candidates=FILE_SETTINGS) -> str | None:
-    """A setting `name` is probably a misspelling of: close, and about as long
-    (so helpers like `graceful_timeout_str` are not taken for typos)."""
+def suggest(name: str, candidates=FILE_SETTINGS) -> str | None:
+    """The candidate (a setting, by default) `name` is probably a misspelling
+    of: close, and about as long (so helpers like `graceful_timeout_str` are
+    not taken for typos)."""
     import difflib
 
     matches = difflib.get_close_matches(name.lower(), candidates, n=1, cutoff=0.85)
@@ -464,7 +465,7 @@ def _load_toml(cfg: Config, data: bytes, display: str) -> None:
                 reason = GUNICORN_ONLY_REASONS.get(name, NOT_YET)
                 cfg.warn(f"setting {name!r} (from {source}) {reason}")
         else:
-            suggestion = _suggest(name)
+            suggestion = suggest(name)
             hint = f"did you mean {suggestion!r}?" if suggestion else "see docs/settings.md"
             what = "cannot be set in a config file" if setting else "is not a Glade setting"
             raise ConfigError(f"setting {key!r} = {show(value)} (from {source}) {what}; {hint}")

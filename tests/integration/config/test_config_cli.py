@@ -182,6 +182,12 @@ MISTAKES = {
         "setting 'timeout' (from GLADE_CMD_ARGS --timeout) is 'soon'; "
         "expected a number of seconds >= 0",
     ),
+    "mistyped-flag-in-cmd-args": (
+        {},
+        (),
+        {"GLADE_CMD_ARGS": "--timout 30"},
+        "env GLADE_CMD_ARGS is '--timout 30'; unknown flag --timout; did you mean --timeout?",
+    ),
 }
 
 
