@@ -169,7 +169,7 @@ def test_bad_glade_cmd_args():
         'env GLADE_CMD_ARGS is "-w \'two"; No closing quotation'
     )
     assert error_of(GLADE_CMD_ARGS="--wrokers 2") == (
-        "env GLADE_CMD_ARGS is '--wrokers 2'; unrecognized arguments: --wrokers"
+        "env GLADE_CMD_ARGS is '--wrokers 2'; unknown flag --wrokers; did you mean --workers?"
     )
     assert error_of(GLADE_CMD_ARGS="-w x") == (
         "setting 'workers' (from GLADE_CMD_ARGS -w/--workers) is 'x'; "
@@ -178,8 +178,10 @@ def test_bad_glade_cmd_args():
 
 
 def test_bad_argv_is_a_usage_error():
-    with pytest.raises(UsageError, match="unrecognized arguments: --wrokers"):
+    with pytest.raises(UsageError, match="^unknown flag --wrokers; did you mean --workers[?]$"):
         load(["--wrokers", "2"])
+    with pytest.raises(UsageError, match="^unrecognized arguments: b:app$"):
+        load(["a:app", "b:app"])
     with pytest.raises(UsageError, match="expected one argument"):
         load(["-w"])
 
