@@ -178,9 +178,9 @@ def test_bad_glade_cmd_args():
 
 
 def test_bad_argv_is_a_usage_error():
-    with pytest.raises(UsageError, match="^unknown flag --wrokers; did you mean --workers[?]$"):
+    with pytest.raises(UsageError, match=r"^unknown flag --wrokers; did you mean --workers\?$"):
         load(["--wrokers", "2"])
-    with pytest.raises(UsageError, match="^unrecognized arguments: b:app$"):
+    with pytest.raises(UsageError, match=r"^unrecognized arguments: b:app$"):
         load(["a:app", "b:app"])
     with pytest.raises(UsageError, match="expected one argument"):
         load(["-w"])
