@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import socket
 import sys
 
@@ -95,14 +96,33 @@ class _Given(argparse.Action):
         setattr(namespace, self.dest, Given(value, flag))
 
 
+class _PrintSettings(argparse.Action):
+    """--help-settings: the settings reference, from the installed table.
+
+    A pip install has no docs/ directory, so --help points here rather than
+    at docs/settings.md; both are rendered from the same entries.
+    """
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from glade.config.docs import render_text
+
+        columns = shutil.get_terminal_size((80, 24)).columns
+        print(render_text(width=max(60, min(columns, 100) - 1)))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="glade",
         usage="glade [OPTIONS] MODULE:APP",
         description="Serve a WSGI app with pre-forked gevent (or sync) workers.",
         epilog="Every setting can also come from a config file (-c), a "
-        "GLADE_<SETTING> environment variable, or GLADE_CMD_ARGS; "
-        "see docs/settings.md.",
+        "GLADE_<SETTING> environment variable, or GLADE_CMD_ARGS. "
+        "glade --help-settings prints every setting in full: its flag, "
+        "environment variable, config-file key, default and what it does.",
         formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=34),
     )
     parser.add_argument(
@@ -114,7 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the WSGI app, like myproject.wsgi:application or app:create_app()",
     )
     parser.add_argument("--version", action="version", version=f"glade {__version__}")
-    flags = ["--help", "--version"]
+    parser.add_argument(
+        "--help-settings",
+        action=_PrintSettings,
+        help="print every setting: flag, environment variable, config key, default and doc",
+    )
+    flags = ["--help", "--version", "--help-settings"]
     for section in SECTIONS:
         members = [s for s in SETTINGS if s.section == section]
         group = parser.add_argument_group(section, _section_note(members))

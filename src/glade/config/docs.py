@@ -4,7 +4,8 @@
     python -m glade.config.docs --check [PATH]  exit 1 if PATH is stale
 
 The reference is never edited by hand: a test fails when it differs from
-what this module renders.
+what this module renders. `glade --help-settings` prints the same entries
+as plain text (render_text), since a pip install has no docs/ directory.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ One difference from gunicorn: there, `WEB_CONCURRENCY` only changes the
 default of `workers`, so a config file's `workers` wins over it; here it
 ranks with the environment, above the config file.
 
-`glade --print-config` shows the effective value of every setting and where
-it came from (`default`, `FILE:LINE`, `env VAR`, `flag --name`).
+`glade --help-settings` prints this reference in a terminal, from the
+installed version. `glade --print-config` shows the effective value of every
+setting and where it came from (`default`, `FILE:LINE`, `env VAR`, `flag --name`).
 `glade --check-config MODULE:APP` loads the config and the app and exits 0 if
 both are fine, 1 otherwise, without serving.
 
@@ -191,9 +193,13 @@ def _entry(setting: Setting) -> str:
 
 
 def _flag(flag: str, setting: Setting) -> str:
+    return f"`{_plain_flag(flag, setting)}`"
+
+
+def _plain_flag(flag: str, setting: Setting) -> str:
     if setting.is_switch or not setting.metavar:
-        return f"`{flag}`"
-    return f"`{flag} {setting.metavar}`"
+        return flag
+    return f"{flag} {setting.metavar}"
 
 
 def _env_names(setting: Setting) -> list[str]:
@@ -205,7 +211,87 @@ def _env_names(setting: Setting) -> list[str]:
     return names
 
 
-def _wrap(text: str, width: int = 76) -> str:
+# -- plain text, for a terminal -------------------------------------------------
+
+TEXT_INTRO = """\
+Glade settings
+
+Every setting has one name, which is also its config-file key; most have a
+command-line flag and a GLADE_<NAME> environment variable. From lowest to
+highest precedence: the defaults below; a config file (-c FILE, else
+glade.conf.py, glade.toml, or the [tool.glade] table of pyproject.toml in
+the working directory); the environment (WEB_CONCURRENCY, FORWARDED_ALLOW_IPS
+and SCRIPT_NAME, then GLADE_<NAME>, then GLADE_CMD_ARGS, a string of flags);
+the command line. glade --print-config shows the value of every setting
+and where it came from; glade --check-config MODULE:APP loads the config
+and the app without serving. Values from the environment and the command
+line are text: booleans as true/false, lists comma-separated, dicts as JSON.
+"""
+
+
+def render_text(width: int = 79) -> str:
+    """The reference of every setting, as `glade --help-settings` prints it:
+    the entries of docs/settings.md, without Markdown."""
+    indent = "    "
+    parts = [_wrap_paragraphs(TEXT_INTRO, width)]
+    for section in SECTIONS:
+        parts.append(f"\n\n{section}\n{'=' * len(section)}\n")
+        if section == "Server hooks":
+            parts.append("\n" + _wrap_paragraphs(HOOKS_INTRO, width) + "\n")
+        for setting in SETTINGS:
+            if setting.section == section:
+                parts.append("\n" + _text_entry(setting, indent, width - len(indent)) + "\n")
+    title = "gunicorn settings Glade ignores"
+    parts.append(f"\n\n{title}\n{'=' * len(title)}\n\n")
+    parts.append(
+        _wrap(
+            "A gunicorn config file may set these; Glade warns about each one set to "
+            "anything but gunicorn's default, and ignores it: "
+            + ", ".join(sorted(GUNICORN_ONLY))
+            + ".",
+            width,
+        )
+        + "\n"
+    )
+    return "".join(parts)
+
+
+def _text_entry(setting: Setting, indent: str, width: int) -> str:
+    if setting.hook_args is not None:
+        facts = [("Config file", f"def {setting.name}({', '.join(setting.hook_args)}):")]
+    else:
+        every_flag = setting.flags + setting.off_flags
+        if setting.is_action:
+            key = "none (command line only)"
+        elif not setting.in_file:
+            key = "none (command line and environment only)"
+        else:
+            key = setting.name
+        facts = [
+            ("Flag", ", ".join(_plain_flag(flag, setting) for flag in every_flag) or "none"),
+            ("Environment", ", ".join(_env_names(setting)) or "none"),
+            ("Config key", key),
+            ("Default", format_default(setting)),
+        ]
+    lines = [setting.name]
+    lines += [f"{indent}{name + ':':13} {value}" for name, value in facts]
+    text = setting.doc
+    if setting.gunicorn_flags:
+        text += f" gunicorn's spelling {', '.join(setting.gunicorn_flags)} is accepted too."
+    if setting.unsupported == NOT_YET:
+        text += " Not supported yet: accepted, and ignored with a warning."
+    elif setting.unsupported:
+        text += " Accepted for gunicorn configs, and ignored with a warning."
+    lines += ["", _wrap(text.replace("`", ""), width, indent)]
+    return "\n".join(lines)
+
+
+def _wrap_paragraphs(text: str, width: int) -> str:
+    paragraphs = text.replace("`", "").split("\n\n")
+    return "\n\n".join(_wrap(paragraph, width) for paragraph in paragraphs).rstrip("\n")
+
+
+def _wrap(text: str, width: int = 76, indent: str = "") -> str:
     lines: list[str] = []
     line = ""
     for word in text.split():
@@ -216,7 +302,7 @@ def _wrap(text: str, width: int = 76) -> str:
             line = f"{line} {word}" if line else word
     if line:
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(indent + line for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:

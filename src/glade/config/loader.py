@@ -466,7 +466,7 @@ def _load_toml(cfg: Config, data: bytes, display: str) -> None:
                 cfg.warn(f"setting {name!r} (from {source}) {reason}")
         else:
             suggestion = suggest(name)
-            hint = f"did you mean {suggestion!r}?" if suggestion else "see docs/settings.md"
+            hint = f"did you mean {suggestion!r}?" if suggestion else "see glade --help-settings"
             what = "cannot be set in a config file" if setting else "is not a Glade setting"
             raise ConfigError(f"setting {key!r} = {show(value)} (from {source}) {what}; {hint}")
 

@@ -215,6 +215,54 @@ def test_help_groups_flags_like_the_docs(tmp_path):
     assert "Server hooks" in sections and "Timeouts" in sections
 
 
+def test_help_points_at_help_settings_not_at_a_file_pip_users_lack(tmp_path):
+    result = glade("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "docs/settings.md" not in result.stdout
+    epilog = " ".join(result.stdout.split()).rsplit("old_value), on_exit(server).", 1)[1]
+    assert "glade --help-settings prints every setting in full" in epilog
+
+
+def _entries(text: str, names) -> dict[str, list[str]]:
+    """`name` -> the lines of its entry (the indented lines under it)."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line in names:
+            current = entries.setdefault(line, [])
+        elif current is not None and (line.startswith("    ") or not line):
+            current.append(line.strip())
+        else:
+            current = None
+    return entries
+
+
+def test_help_settings_prints_every_setting_in_full(tmp_path):
+    from glade.config.settings import SETTINGS, format_default
+
+    result = glade("--help-settings", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    entries = _entries(result.stdout, {setting.name for setting in SETTINGS})
+    assert set(entries) == {setting.name for setting in SETTINGS}
+    for setting in SETTINGS:
+        lines = entries[setting.name]
+        facts = dict(line.split(":  ", 1) for line in lines if ":  " in line)
+        facts = {name: value.strip() for name, value in facts.items()}
+        if setting.hook_args is not None:
+            assert facts["Config file"] == f"def {setting.name}({', '.join(setting.hook_args)}):"
+        else:
+            for flag in setting.flags:
+                assert flag in facts["Flag"].replace(",", " ").split(), setting.name
+            if setting.in_env:
+                assert setting.env_var in facts["Environment"], setting.name
+            if setting.in_file:
+                assert facts["Config key"] == setting.name
+            assert facts["Default"] == format_default(setting), setting.name
+        doc = " ".join(setting.doc.replace("`", "").split())
+        assert doc in " ".join(lines), setting.name
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (TESTS_DIR / "configs").glob("*.py")))
 def test_realistic_gunicorn_files_print_their_config(tmp_path, name):
     result = glade("-c", str(TESTS_DIR / "configs" / name), "--print-config", cwd=tmp_path)

@@ -103,7 +103,7 @@ def test_unknown_setting_in_toml(write):
     write("glade.toml", "[tool]\nflavour = 'x'\n")
     assert error_of() == (
         "setting 'tool' = {'flavour': 'x'} (from glade.toml:1) is not a Glade setting; "
-        "see docs/settings.md"
+        "see glade --help-settings"
     )
     write("glade.toml", "print_config = true\n")
     assert "cannot be set in a config file" in error_of()
