@@ -110,7 +110,13 @@ class _PrintSettings(argparse.Action):
         from glade.config.docs import render_text
 
         columns = shutil.get_terminal_size((80, 24)).columns
-        print(render_text(width=max(60, min(columns, 100) - 1)))
+        try:
+            sys.stdout.write(render_text(width=max(60, min(columns, 100) - 1)) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `glade --help-settings | head`: the reader has what it wanted.
+            # stdout goes to /dev/null, or the flush at exit would fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         parser.exit()
 
 

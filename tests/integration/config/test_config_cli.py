@@ -263,6 +263,26 @@ def test_help_settings_prints_every_setting_in_full(tmp_path):
         assert doc in " ".join(lines), setting.name
 
 
+def test_help_settings_piped_into_head_ends_quietly(tmp_path):
+    """`glade --help-settings | head`: the reader leaves early; no traceback."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GLADE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glade", "--help-settings"],
+        cwd=str(tmp_path),
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    proc.stdout.close()  # before Glade writes a byte: its write meets EPIPE
+    try:
+        _, errors = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert errors == b""
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in (TESTS_DIR / "configs").glob("*.py")))
 def test_realistic_gunicorn_files_print_their_config(tmp_path, name):
     result = glade("-c", str(TESTS_DIR / "configs" / name), "--print-config", cwd=tmp_path)
