@@ -354,7 +354,9 @@ def cut_points(sizes: bytes, length: int) -> list[int]:
 def collecting(target, folder: Path):
     """The target for a long unattended run: a failure is kept (its first
     input, its traceback and its count, by where it was raised) in `folder`
-    instead of ending the run, so that one finding does not hide the next."""
+    instead of ending the run, so that one finding does not hide the next.
+    Failures are told apart by where they were raised and the first line
+    of their message."""
     folder.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
 
@@ -363,7 +365,8 @@ def collecting(target, folder: Path):
             target(data)
         except Exception as error:  # kept in `folder`, and counted
             frame = traceback.extract_tb(error.__traceback__)[-1]
-            where = f"{type(error).__name__} at {Path(frame.filename).name}:{frame.lineno}"
+            what = str(error).partition("\n")[0][:60]
+            where = f"{type(error).__name__} at {Path(frame.filename).name}:{frame.lineno}: {what}"
             counts[where] = counts.get(where, 0) + 1
             if counts[where] == 1:
                 name = hashlib.sha1(data).hexdigest()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import h11
 import pytest
@@ -95,6 +95,7 @@ class Reading:
     messages: tuple[Message, ...]
     error: int | None  # the status it refused with, or None
     closed: bool  # it stopped because the connection would not be reused
+    reason: str = field(default="", compare=False)  # why it refused, in its words
 
 
 def _field(name: bytes, value: bytes) -> tuple[bytes, bytes]:
@@ -154,7 +155,7 @@ def glade_reads(pieces: list[bytes]) -> Reading:
             else:
                 http.refuse(error)
             assert http.next_event() is CLOSED, "an event after a refused request"
-            return Reading(tuple(messages), error.status, True)
+            return Reading(tuple(messages), error.status, True, error.reason)
         if event is CLOSED:
             return Reading(tuple(messages), None, not http.keep_alive)
         assert event is NEED_DATA, event
@@ -173,7 +174,7 @@ def h11_reads(data: bytes) -> Reading:
         try:
             event = server.next_event()
         except h11.RemoteProtocolError as error:
-            return Reading(tuple(messages), error.error_status_hint, True)
+            return Reading(tuple(messages), error.error_status_hint, True, str(error))
         if isinstance(event, h11.Request):
             head, body = event, b""
         elif isinstance(event, h11.Data):
@@ -218,6 +219,7 @@ class Disagreement:
     h11: Message | None
     previous: Message | None  # the last request both read the same
     glade_error: int | None
+    h11_reason: str = ""
 
     @property
     def read(self) -> Message | None:
@@ -250,7 +252,7 @@ def disagreement(data: bytes, glade: Reading, theirs: Reading) -> Disagreement |
         kind = H11_STOPS if theirs.closed else GLADE_REFUSES
     else:
         kind = GLADE_STOPS if glade.closed else H11_REFUSES
-    return Disagreement(data, kind, ours, reference, previous, glade.error)
+    return Disagreement(data, kind, ours, reference, previous, glade.error, theirs.reason)
 
 
 # -- the known differences ------------------------------------------------------------
@@ -352,6 +354,10 @@ def _switches_protocol(m: Message | None) -> bool:
 
 
 def _empty_line_before_request(d: Disagreement) -> bool:
+    if re.match(
+        r"no request line received|illegal request line: bytearray\(b'\\[rn]", d.h11_reason
+    ):
+        return True  # h11 says so: the line it refused starts with CR or LF
     m = d.glade
     if m is None:  # they part after the last request: on what follows it
         return d.data.endswith((b"\r", b"\n"))
@@ -618,7 +624,7 @@ def compare(data: bytes, cuts: list[int]) -> Disagreement | None:
 
 
 def _refused_alike(reading: Reading) -> Reading:
-    return Reading(reading.messages, reading.error and 400, reading.closed)
+    return Reading(reading.messages, reading.error and 400, reading.closed, reading.reason)
 
 
 def check_against_h11(data: bytes, cuts: list[int]) -> Disagreement | None:
@@ -627,13 +633,13 @@ def check_against_h11(data: bytes, cuts: list[int]) -> Disagreement | None:
     if found is not None and not explain(found):
         if found.kind == READ_DIFFERENTLY:
             raise AssertionError(
-                f"desync: Glade and h11 read a request of {data!r} differently:\n"
+                f"desync: Glade and h11 read a request differently\n  on {data!r}\n"
                 f"  Glade {found.glade}\n  h11   {found.h11}"
             )
         raise AssertionError(
-            f"unexplained difference on {data!r}: {found.kind}\n"
+            f"unexplained difference: {found.kind}\n  on {data!r}\n"
             f"  Glade read {found.glade} (refused with {found.glade_error})\n"
-            f"  h11 read   {found.h11}"
+            f"  h11 read   {found.h11} ({found.h11_reason or 'no refusal'})"
         )
     return found
 
