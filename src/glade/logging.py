@@ -19,6 +19,11 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 error_log = logging.getLogger("glade.error")
 access_logger = logging.getLogger("glade.access")
 
+# JSON lines: compact, ASCII, every value escaped by the encoder, so a quote,
+# a backslash or a newline in a header or a message can never end a string
+# or the line early.
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
+
 
 # The names a gunicorn logconfig_dict gives the two logs.
 GUNICORN_LOGGERS = {"gunicorn.error": "glade.error", "gunicorn.access": "glade.access"}
@@ -59,6 +64,30 @@ def setup_logging(cfg) -> None:
     # After logconfig_dict, which would drop it: --statsd-host counts the
     # error log's warnings and errors (gunicorn.log.*).
     statsd.configure(cfg, error_log)
+
+
+_iso_second: tuple[int, str, str] = (-1, "", "")
+
+
+def iso_time(now: float) -> str:
+    """`2026-11-26T17:00:00.123+01:00`: local time, milliseconds, UTC offset.
+
+    The part up to the seconds, and the offset, are computed once per second:
+    the access log asks for this on every request.
+    """
+    global _iso_second
+    second = int(now)
+    cached = _iso_second
+    if cached[0] != second:
+        t = time.localtime(second)
+        sign = "+" if t.tm_gmtoff >= 0 else "-"
+        hours, minutes = divmod(abs(t.tm_gmtoff) // 60, 60)
+        cached = _iso_second = (
+            second,
+            time.strftime("%Y-%m-%dT%H:%M:%S", t),
+            f"{sign}{hours:02d}:{minutes:02d}",
+        )
+    return f"{cached[1]}.{int((now - second) * 1000):03d}{cached[2]}"
 
 
 def apply_logconfig_dict(config: dict) -> None:
@@ -115,31 +144,23 @@ def reopen_log_files() -> None:
 
 _ATOM = re.compile(r"%\((\{[^}]*\}[ioe]|[a-zA-Z]+)\)s")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_JSON_FIELDS = ("h", "t", "m", "U", "q", "H", "s", "b", "f", "a", "D")
-_JSON_NAMES = {
-    "h": "remote_addr",
-    "t": "time",
-    "m": "method",
-    "U": "path",
-    "q": "query",
-    "H": "protocol",
-    "s": "status",
-    "b": "bytes",
-    "f": "referer",
-    "a": "user_agent",
-    "D": "duration_us",
-}
+_clf_second: tuple[int, str] = (-1, "")
 
 
 def _clf_time(now: float) -> str:
-    t = time.localtime(now)
-    offset = -(time.altzone if t.tm_isdst > 0 else time.timezone)
-    sign = "+" if offset >= 0 else "-"
-    hours, minutes = divmod(abs(offset) // 60, 60)
-    return (
-        f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{hours:02d}{minutes:02d}]"
-    )
+    """`[26/Nov/2026:17:00:00 +0100]`, computed once per second."""
+    global _clf_second
+    second = int(now)
+    if _clf_second[0] != second:
+        t = time.localtime(second)
+        sign = "+" if t.tm_gmtoff >= 0 else "-"
+        hours, minutes = divmod(abs(t.tm_gmtoff) // 60, 60)
+        _clf_second = (
+            second,
+            f"[{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {sign}{hours:02d}{minutes:02d}]",
+        )
+    return _clf_second[1]
 
 
 def _dash(*_) -> str:
@@ -204,17 +225,58 @@ def _named_atom(atom: str):
     return lambda e, s, o, b, d: str(e.get(name, "-"))
 
 
+def _readable(value: str | None) -> str | None:
+    """Request text as a person wrote it: a WSGI string carries the bytes that
+    came as latin-1, so a UTF-8 path or header is decoded as UTF-8 (bytes that
+    are not UTF-8 become `\\xNN`). ASCII, the usual case, costs one check."""
+    if value is None or value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # not a WSGI string: middleware put text there
+        return value
+
+
+def json_record(environ, status_code: int, body_bytes: int, duration: float) -> dict:
+    """The JSON access log's fields for one request (docs/operations.md#logs).
+
+    `remote_addr` is the client (REMOTE_ADDR: the address a trusted proxy
+    reported, or the PROXY protocol's), `peer_addr` the other end of the
+    connection (the proxy, or the client itself). A field with nothing to
+    say is null.
+    """
+    get = environ.get
+    remote = get("REMOTE_ADDR") or None
+    return {
+        "time": iso_time(time.time()),
+        "remote_addr": remote,
+        "peer_addr": get("glade.peer_addr", remote) or None,
+        "method": environ["REQUEST_METHOD"],
+        "path": _readable(get("SCRIPT_NAME", "") + get("PATH_INFO", "")),
+        "query": _readable(get("QUERY_STRING", "")),
+        "protocol": get("SERVER_PROTOCOL", ""),
+        "status": status_code,
+        "bytes": body_bytes,
+        "duration_us": int(duration * 1_000_000),
+        "referer": _readable(get("HTTP_REFERER")),
+        "user_agent": _readable(get("HTTP_USER_AGENT")),
+        "request_id": _readable(get("HTTP_X_REQUEST_ID") or get("HTTP_X_CORRELATION_ID")),
+    }
+
+
 class AccessLog:
     """Formats one line per request.
 
     The format is read once: each atom it uses is bound to its function, so
-    a request computes only those atoms and looks nothing up by name.
+    a request computes only those atoms and looks nothing up by name. The
+    line goes to the logger without the caller lookup `logger.info()` does
+    (the access log's records have no use for the line that made them).
     """
 
     def __init__(self, fmt: str) -> None:
         self.json = fmt.strip().lower() == "json"
         self.format = fmt
-        self.atoms = _JSON_FIELDS if self.json else tuple(dict.fromkeys(_ATOM.findall(fmt)))
+        self.atoms = () if self.json else tuple(dict.fromkeys(_ATOM.findall(fmt)))
         self._functions = tuple(
             (atom, _named_atom(atom) if atom.startswith("{") else _ATOMS.get(atom, _dash))
             for atom in self.atoms
@@ -226,14 +288,17 @@ class AccessLog:
             for atom, function in self._functions
         }
 
-    def log(self, environ, status_code, response_headers, body_bytes, duration) -> None:
-        values = self.atom_values(environ, status_code, response_headers, body_bytes, duration)
+    def line(self, environ, status_code, response_headers, body_bytes, duration) -> str:
         if self.json:
-            record = {_JSON_NAMES[key]: value for key, value in values.items()}
-            record["status"] = status_code
-            record["bytes"] = body_bytes
-            record["duration_us"] = int(duration * 1_000_000)
-            line = json.dumps(record, separators=(",", ":"))
-        else:
-            line = self.format % values
-        access_logger.info(line)
+            return _encode_json(json_record(environ, status_code, body_bytes, duration))
+        return self.format % {
+            atom: function(environ, status_code, response_headers, body_bytes, duration)
+            for atom, function in self._functions
+        }
+
+    def log(self, environ, status_code, response_headers, body_bytes, duration) -> None:
+        if access_logger.isEnabledFor(logging.INFO):
+            line = self.line(environ, status_code, response_headers, body_bytes, duration)
+            access_logger.handle(
+                access_logger.makeRecord(access_logger.name, logging.INFO, "", 0, line, None, None)
+            )

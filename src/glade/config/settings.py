@@ -1243,7 +1243,11 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds, `%(M)s` milliseconds, `%(m)s` method, `%(U)s` path, `%(q)s` "
         "query, `%(H)s` protocol, `%(p)s` pid, `%({name}i)s` a request header, "
         "`%({name}o)s` a response header, `%({name}e)s` an environ value. "
-        "Use `json` for one JSON object per line.",
+        "`json`: one JSON object per line, with `time` (ISO 8601, milliseconds), "
+        "`remote_addr` (the client, as a trusted proxy reports it), `peer_addr` (the "
+        "connection's other end), `method`, `path`, `query`, `protocol`, `status`, "
+        "`bytes`, `duration_us`, `referer`, `user_agent` and `request_id` "
+        "(`X-Request-ID`, or else `X-Correlation-ID`). See docs/operations.md.",
         metavar="FORMAT",
         gunicorn_flags=("--access-logformat",),
     ),
