@@ -1,4 +1,4 @@
-"""The error log and the access log (gunicorn's atoms, or JSON lines)."""
+"""The error log and the access log: gunicorn's lines, or JSON lines."""
 
 from __future__ import annotations
 
@@ -50,8 +50,11 @@ def setup_logging(cfg) -> None:
             logger.removeHandler(handler)
             handler.close()
         logger.propagate = False
+    json_errors = cfg.error_log_format == "json"
     handler = _handler(cfg.errorlog, sys.stderr)
-    handler.setFormatter(logging.Formatter(ERROR_FORMAT, DATE_FORMAT))
+    handler.setFormatter(
+        JsonFormatter() if json_errors else logging.Formatter(ERROR_FORMAT, DATE_FORMAT)
+    )
     error_log.addHandler(handler)
     error_log.setLevel(cfg.loglevel.upper())
     if cfg.accesslog:
@@ -88,6 +91,32 @@ def iso_time(now: float) -> str:
             f"{sign}{hours:02d}:{minutes:02d}",
         )
     return f"{cached[1]}.{int((now - second) * 1000):03d}{cached[2]}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line whatever the message holds.
+
+    `time`, `level`, `pid`, `logger`, `message`, and, when the record has
+    them, `exception` (the traceback, as text) and `stack`. Every value goes
+    through the JSON encoder, and the line is ASCII. A logconfig_dict may
+    use it for any logger: `{"()": "glade.logging.JsonFormatter"}`.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": iso_time(record.created),
+            "level": record.levelname,
+            "pid": record.process,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return _encode_json(entry)
 
 
 def apply_logconfig_dict(config: dict) -> None:

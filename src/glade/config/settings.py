@@ -299,6 +299,14 @@ def _log_level(value: Any) -> str:
     raise SettingError("expected one of debug, info, warning, error, critical")
 
 
+@_expects("text or json")
+def _log_format(value: Any) -> str:
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in ("text", "json"):
+        return text
+    raise SettingError("expected text or json")
+
+
 _SCRIPT_NAME = re.compile(r"^(/[^/?#]+)*$")
 
 
@@ -1252,6 +1260,18 @@ SETTINGS: tuple[Setting, ...] = (
         gunicorn_flags=("--access-logformat",),
     ),
     Setting(
+        "error_log_format",
+        "Logging",
+        ("--error-log-format",),
+        _log_format,
+        "text",
+        "`text`: gunicorn's lines, `[time] [pid] [LEVEL] message`. `json`: one JSON "
+        "object per line, with `time` (ISO 8601, milliseconds and UTC offset), `level`, "
+        "`pid`, `logger`, `message`, and `exception` (the traceback as text) when there "
+        "is one, in the master and in every worker. See docs/operations.md.",
+        metavar="FORMAT",
+    ),
+    Setting(
         "logconfig_dict",
         "Logging",
         (),
@@ -1260,8 +1280,11 @@ SETTINGS: tuple[Setting, ...] = (
         "A `logging.config.dictConfig` dict (JSON in the environment), applied after "
         "the log settings above. Its `gunicorn.error` and `gunicorn.access` loggers "
         "are Glade's error and access logs (`glade.error` and `glade.access` work "
-        "too); configuring the access logger turns the access log on. A dict that "
-        "cannot be applied stops the server at start, or fails a reload.",
+        "too); configuring the access logger turns the access log on. A logger it "
+        "configures gets its handlers instead of Glade's, the JSON format and syslog "
+        'included; `{"()": "glade.logging.JsonFormatter"}` is the JSON format as '
+        "a formatter. A dict that cannot be applied stops the server at start, or "
+        "fails a reload.",
     ),
     # -- Server hooks --------------------------------------------------------------------
     hook(

@@ -79,6 +79,7 @@ SAMPLES = {
     "loglevel": ("WARNING", "warning"),
     "accesslog": ("-", "-"),
     "access_log_format": ("json", "json"),
+    "error_log_format": ("JSON", "json"),
     "logconfig_dict": ('{"version": 1}', {"version": 1}),
 }
 
