@@ -1,4 +1,4 @@
-"""The error log and the access log: gunicorn's lines, or JSON lines."""
+"""The error log and the access log: gunicorn's lines, or JSON lines, and syslog."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import time
 
 from glade import statsd
+from glade.syslog import SyslogHandler, tag
 
 ERROR_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
@@ -43,7 +44,8 @@ def setup_logging(cfg) -> None:
     """Point the error and access logs where the settings say.
 
     Called in the master and again in each worker after fork, so that a
-    reopen (USR1) in one process never touches another's file objects.
+    reopen (USR1) in one process never touches another's file objects, and
+    each process has its own syslog socket.
     """
     for logger in (error_log, access_logger):
         for handler in list(logger.handlers):
@@ -62,11 +64,30 @@ def setup_logging(cfg) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         access_logger.addHandler(handler)
         access_logger.setLevel(logging.INFO)
+    if cfg.syslog:
+        # gunicorn's lines: `TAG: [pid] message`; a JSON line keeps its own pid.
+        text = logging.Formatter("[%(process)d] %(message)s")
+        handler = _syslog_handler(cfg, "error", JsonFormatter() if json_errors else text)
+        error_log.addHandler(handler)
+        if not cfg.disable_redirect_access_to_syslog:
+            json_access = cfg.access_log_format.strip().lower() == "json"
+            message = logging.Formatter("%(message)s")
+            access_logger.addHandler(
+                _syslog_handler(cfg, "access", message if json_access else text)
+            )
+            access_logger.setLevel(logging.INFO)
     if cfg.logconfig_dict:
         apply_logconfig_dict(cfg.logconfig_dict)
     # After logconfig_dict, which would drop it: --statsd-host counts the
     # error log's warnings and errors (gunicorn.log.*).
     statsd.configure(cfg, error_log)
+
+
+def _syslog_handler(cfg, log: str, formatter: logging.Formatter) -> SyslogHandler:
+    handler = SyslogHandler(cfg.syslog_addr, cfg.syslog_facility, report=error_log.warning)
+    handler.ident = tag(cfg.syslog_prefix or cfg.proc_name or cfg.wsgi_app or "app", log) + ": "
+    handler.setFormatter(formatter)
+    return handler
 
 
 _iso_second: tuple[int, str, str] = (-1, "", "")
@@ -141,9 +162,12 @@ def apply_logconfig_dict(config: dict) -> None:
 
 
 def access_log_wanted(cfg) -> bool:
-    """An access log file, or a logconfig_dict that configures the access logger."""
+    """An access log file, syslog (as in gunicorn), or a logconfig_dict that
+    configures the access logger."""
+    if cfg.accesslog or (cfg.syslog and not cfg.disable_redirect_access_to_syslog):
+        return True
     loggers = (cfg.logconfig_dict or {}).get("loggers", {})
-    return bool(cfg.accesslog) or "gunicorn.access" in loggers or "glade.access" in loggers
+    return "gunicorn.access" in loggers or "glade.access" in loggers
 
 
 def reopen_log_files() -> None:

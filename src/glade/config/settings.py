@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from glade import syslog
 from glade.addresses import parse_address
 from glade.errors import SettingError
 
@@ -305,6 +306,20 @@ def _log_format(value: Any) -> str:
     if text in ("text", "json"):
         return text
     raise SettingError("expected text or json")
+
+
+@_expects(syslog.ADDRESS_FORMS)
+def _syslog_address(value: Any) -> str:
+    if not isinstance(value, str):
+        raise SettingError(f"expected {syslog.ADDRESS_FORMS}")
+    text = value.strip()
+    syslog.parse_address(text)
+    return text
+
+
+@_expects("a syslog facility: user, daemon, local0 to local7, ...")
+def _syslog_facility(value: Any) -> str:
+    return syslog.parse_facility(value)
 
 
 _SCRIPT_NAME = re.compile(r"^(/[^/?#]+)*$")
@@ -1272,6 +1287,59 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="FORMAT",
     ),
     Setting(
+        "syslog",
+        "Logging",
+        ("--log-syslog",),
+        _boolean,
+        False,
+        "Send the error log, and the access log unless "
+        "`disable_redirect_access_to_syslog`, to syslog at `syslog_addr` too, as gunicorn "
+        "does. The lines are tagged `glade.PREFIX.error` and `glade.PREFIX.access`.",
+        is_switch=True,
+    ),
+    Setting(
+        "syslog_addr",
+        "Logging",
+        ("--log-syslog-to",),
+        _syslog_address,
+        syslog.default_address(),
+        "Where syslog listens: `udp://HOST:PORT`, `tcp://HOST:PORT` or `unix://PATH` "
+        "(`unix://PATH#dgram` or `#stream` to pick the socket type; without it, datagram "
+        "then stream). gunicorn's default: `udp://localhost:514`, but "
+        "`unix:///var/run/syslog` on macOS, `unix:///var/run/log` on FreeBSD and "
+        "`unix:///dev/log` on OpenBSD. A syslog that cannot be reached costs its lines, "
+        "and one warning in the error log, never the server.",
+        metavar="SYSLOG_ADDR",
+    ),
+    Setting(
+        "syslog_prefix",
+        "Logging",
+        ("--log-syslog-prefix",),
+        _optional_text,
+        None,
+        "The PREFIX in the syslog tag `glade.PREFIX.error`; `proc_name`, or the app's "
+        "name, by default.",
+        metavar="SYSLOG_PREFIX",
+    ),
+    Setting(
+        "syslog_facility",
+        "Logging",
+        ("--log-syslog-facility",),
+        _syslog_facility,
+        "user",
+        "The syslog facility of every line: user, daemon, local0 to local7, ...",
+        metavar="SYSLOG_FACILITY",
+    ),
+    Setting(
+        "disable_redirect_access_to_syslog",
+        "Logging",
+        ("--disable-redirect-access-to-syslog",),
+        _boolean,
+        False,
+        "With `syslog`, keep the access log out of it.",
+        is_switch=True,
+    ),
+    Setting(
         "logconfig_dict",
         "Logging",
         (),
@@ -1381,15 +1449,10 @@ GUNICORN_ONLY: dict[str, tuple] = {
     "sendfile": (None, True),
     "worker_tmp_dir": (None,),
     "tmp_upload_dir": (None,),
-    "disable_redirect_access_to_syslog": (False,),
     "capture_output": (False,),
     "logger_class": ("gunicorn.glogging.Logger",),
     "logconfig": (None,),
     "logconfig_json": (None,),
-    "syslog_addr": (ALWAYS,),
-    "syslog": (False,),
-    "syslog_prefix": (None,),
-    "syslog_facility": ("user",),
     "enable_stdio_inheritance": (False,),
     "enable_backlog_metric": (False,),
     "default_proc_name": (ALWAYS,),

@@ -297,11 +297,11 @@ def test_realistic_gunicorn_files_print_their_config(tmp_path, name):
 
 
 def test_warnings_appear_once_at_startup(glade_server, tmp_path):
-    config = write(tmp_path, "gunicorn.conf.py", "threads = 4\nsyslog = True\n")
+    config = write(tmp_path, "gunicorn.conf.py", "threads = 4\nspew = True\n")
     server = glade_server("validated:app", "-c", str(config), "-w", "2")
     output = server.output()
     assert output.count("glade: warning: setting 'threads'") == 1
-    assert output.count("glade: warning: setting 'syslog'") == 1
+    assert output.count("glade: warning: setting 'spew'") == 1
 
 
 def test_port_binds_all_interfaces(glade_server):

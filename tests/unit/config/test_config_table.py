@@ -80,6 +80,11 @@ SAMPLES = {
     "accesslog": ("-", "-"),
     "access_log_format": ("json", "json"),
     "error_log_format": ("JSON", "json"),
+    "syslog": ("true", True),
+    "syslog_addr": ("unix:///dev/log#dgram", "unix:///dev/log#dgram"),
+    "syslog_prefix": ("site", "site"),
+    "syslog_facility": ("local7", "local7"),
+    "disable_redirect_access_to_syslog": ("1", True),
     "logconfig_dict": ('{"version": 1}', {"version": 1}),
 }
 

@@ -55,7 +55,7 @@ def test_gunicorn_settings_glade_does_not_have(write):
         "gunicorn.conf.py",
         """
         worker_tmp_dir = "/dev/shm"
-        syslog = True
+        enable_stdio_inheritance = True
         spew = False
         sendfile = None
         capture_output = False
@@ -64,8 +64,30 @@ def test_gunicorn_settings_glade_does_not_have(write):
     assert load(["-c", "gunicorn.conf.py"]).warnings == [
         "setting 'worker_tmp_dir' (from gunicorn.conf.py:1) is not needed (Glade's heartbeat "
         "is a pipe, not a file) and is ignored",
-        "setting 'syslog' (from gunicorn.conf.py:2) is not supported yet and is ignored",
+        "setting 'enable_stdio_inheritance' (from gunicorn.conf.py:2) is not supported yet "
+        "and is ignored",
     ]
+
+
+def test_gunicorns_syslog_settings_are_glades_own(write):
+    write(
+        "gunicorn.conf.py",
+        """
+        syslog = True
+        syslog_addr = "udp://127.0.0.1:5514"
+        syslog_prefix = "site"
+        syslog_facility = "LOCAL3"
+        disable_redirect_access_to_syslog = True
+        """,
+    )
+    cfg = load(["-c", "gunicorn.conf.py"])
+    assert cfg.warnings == []
+    assert (cfg.syslog, cfg.syslog_addr, cfg.syslog_prefix) == (
+        True,
+        "udp://127.0.0.1:5514",
+        "site",
+    )
+    assert (cfg.syslog_facility, cfg.disable_redirect_access_to_syslog) == ("local3", True)
 
 
 def test_gunicorn_only_hook_warns(write):
