@@ -105,7 +105,14 @@ def test_one_ctrl_c_drains(gunicorn):
         assert response.getheader("Connection") == "close"
     assert server.wait(timeout=5) == 0
     assert time.monotonic() - pressed < 3.0  # done when the work is done, not at the timeout
-    assert "Handling signal: int" in server.output()
+    text = server.output()
+    assert "Handling signal: int" in text
+    # Each worker says it in the words of Glade's own master, once.
+    said = re.findall(
+        r"worker \d+: Shutting down: draining (\d+) requests \(Ctrl\+C again to force\)", text
+    )
+    assert len(said) == 2, text
+    assert "SERVING -> DRAINING (SIGINT)" in text
     assert_clean(server)
 
 
@@ -121,7 +128,9 @@ def test_second_ctrl_c_forces(gunicorn):
     server.ctrl_c()
     assert server.wait(timeout=5) == 0
     assert time.monotonic() - pressed < 1.0
-    assert "forced stop; cut 1 in-flight requests" in server.output()
+    text = server.output()
+    assert re.search(r"worker \d+: Forced stop \(second SIGINT\)", text), text
+    assert "forced stop; cut 1 in-flight requests" in text
     assert closed_within(stuck, 1.0)
     assert_clean(server)
 
@@ -134,6 +143,7 @@ def test_sigquit_stops_fast(gunicorn):
     server.signal(signal.SIGQUIT)  # kill -QUIT <master>: reaches workers only as QUIT
     assert server.wait(timeout=5) == 0
     assert time.monotonic() - sent < 1.0
+    assert "SERVING -> DRAINING (SIGQUIT)" in server.output()  # as Glade's worker says it
     assert "forced stop; cut 1 in-flight requests" in server.output()
     assert closed_within(stuck, 1.0)
     assert_clean(server)

@@ -349,14 +349,18 @@ class GeventWorker(_GunicornWorker):
                 self._request_stop("SIGTERM", graceful=True)
             elif signum == signal.SIGINT:
                 quit_hook = True
+                # Worded as Glade's master words the same Ctrl+C.
                 if self._stop_why is None:
-                    self._request_stop(
-                        "SIGINT: Ctrl+C, draining; Ctrl+C again to force", graceful=True
+                    self.log.info(
+                        "worker %s: Shutting down: draining %d requests (Ctrl+C again to force)",
+                        self.pid,
+                        self.state.busy(),
                     )
+                    self._request_stop("SIGINT", graceful=True)
                     self._echo_until = received_at + ECHO_WINDOW
                 else:
-                    self.log.info("worker %s: Ctrl+C while stopping: forced stop", self.pid)
-                    self._request_stop("SIGINT again: forced stop", graceful=False)
+                    self.log.info("worker %s: Forced stop (second SIGINT)", self.pid)
+                    self._request_stop("second SIGINT", graceful=False)
             elif signum == signal.SIGQUIT:
                 if self._echo_until is not None and received_at <= self._echo_until:
                     self._echo_until = None
@@ -365,7 +369,7 @@ class GeventWorker(_GunicornWorker):
                     )
                     continue
                 quit_hook = True
-                self._request_stop("SIGQUIT: fast stop", graceful=False)
+                self._request_stop("SIGQUIT", graceful=False)
         if quit_hook and not self._worker_int_called:
             self._worker_int_called = True
             self.cfg.worker_int(self)  # gunicorn runs it for INT and QUIT
