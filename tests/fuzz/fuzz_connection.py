@@ -8,8 +8,7 @@ These are the invariants checked here. Each input is also read by h11,
 with the differential check of tests/unit/http/test_differential_h11.py: a
 difference must be one of its known ones, except that a refusal by Glade
 of what h11 reads is only shown (stricter is safe; the table is the unit
-test's to complete). `make fuzz` runs this target for
-a bounded time.
+test's to complete). `make fuzz` runs this target for a bounded time.
 
 Input format, so that seeds stay readable: the first 8 bytes steer, the
 rest is what the client sends.
