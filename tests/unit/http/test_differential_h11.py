@@ -303,7 +303,7 @@ _CHUNK_LINE = re.compile(rb"(?:^|\n)[0-9A-Fa-f]+([ \t]*;[^\n]*)\n")
 # What llhttp's URL parser takes for each form of target (RFC 9112 3.2).
 _AUTHORITY = rb"[0-9A-Za-z._~!$&'()*+,;=:@%\[\]-]+"
 _ORIGIN_OR_ABSOLUTE = re.compile(
-    rb"/[\x21-\x7e]*|[A-Za-z]+://%s(?:[/?#][\x21-\x7e]*)?" % _AUTHORITY
+    rb"/[\x21-\x7e]*|[A-Za-z]+://%s(?:[/?][\x21-\x7e]*)?" % _AUTHORITY
 )
 _AUTHORITY_FORM = re.compile(_AUTHORITY)
 
