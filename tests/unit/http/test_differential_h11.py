@@ -302,9 +302,7 @@ _CHUNK_EXT = re.compile(
 _CHUNK_LINE = re.compile(rb"(?:^|\n)[0-9A-Fa-f]+([ \t]*;[^\n]*)\n")
 # What llhttp's URL parser takes for each form of target (RFC 9112 3.2).
 _AUTHORITY = rb"[0-9A-Za-z._~!$&'()*+,;=:@%\[\]-]+"
-_ORIGIN_OR_ABSOLUTE = re.compile(
-    rb"/[\x21-\x7e]*|[A-Za-z]+://%s(?:[/?][\x21-\x7e]*)?" % _AUTHORITY
-)
+_ORIGIN_OR_ABSOLUTE = re.compile(rb"/[\x21-\x7e]*|[A-Za-z]+://%s(?:[/?][\x21-\x7e]*)?" % _AUTHORITY)
 _AUTHORITY_FORM = re.compile(_AUTHORITY)
 
 
@@ -502,6 +500,17 @@ KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
         "llhttp); h11 accepts anything after ';'",
         _bad_chunk_extension,
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a b\r\nx\r\n0\r\n\r\n",
+    ),
+    KnownDifference(
+        GLADE_REFUSES,
+        "Glade refuses whitespace after ';' and around '=' in a chunk extension "
+        "(llhttp), though RFC 9112 7.1.1 allows it there (BWS) as before ';', where "
+        "Glade accepts it; h11 accepts it",
+        lambda d: any(
+            re.search(rb";[ \t]|[ \t]=|=[ \t]", ext) for ext in _CHUNK_LINE.findall(d.data)
+        ),
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"1; a = b\r\nx\r\n0\r\n\r\n",
     ),
     KnownDifference(
         GLADE_REFUSES,
