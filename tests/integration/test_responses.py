@@ -209,4 +209,3 @@ def test_hop_by_hop_header_from_the_app_is_dropped(server, header):
 def test_tracebacks_only_from_the_failing_apps(server):
     time.sleep(0.05)
     assert server.tracebacks() == 2, server.output()
-
