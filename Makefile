@@ -39,8 +39,8 @@ fleet: $(STAMP)
 # Hostile clients: the differential test against h11 with many more examples,
 # then atheris on the HTTP connection for FUZZ_SECONDS, its corpus kept in
 # .fuzz/ between runs; a crash is written there as .fuzz/crash-<sha1>.
-# GLADE_FUZZ_SKIP and GLADE_FUZZ_COLLECT are read by the target: see
-# tests/fuzz/fuzz_connection.py and tests/fuzz/crashes/README.md.
+# GLADE_FUZZ_COLLECT is read by the target: see tests/fuzz/fuzz_connection.py
+# and tests/fuzz/crashes/README.md.
 FUZZ_SECONDS ?= 600
 FUZZ_EXAMPLES ?= 5000
 FUZZ_STAMP := $(VENV)/.installed-fuzz

@@ -22,10 +22,6 @@ What the app does with each request (read its body or not, how it answers,
 whether a drain starts) is drawn from a generator seeded with those 8
 bytes, so a run is a pure function of its input.
 
-GLADE_FUZZ_SKIP names behaviours of the app to leave out (comma-separated),
-so that a long run can look past a finding that is known and not yet fixed:
-`late-read-after-close` and `error-body-on-head` (see tests/fuzz/crashes/).
-
 GLADE_FUZZ_COLLECT=FOLDER keeps each kind of failure in FOLDER (the first
 input, its traceback, and a count) and fuzzing goes on: for long runs.
 
@@ -66,7 +62,6 @@ import test_differential_h11 as differential
 
 CONTROL = 8
 TIGHT_LIMITS = Limits(request_line=64, request_fields=4, request_field_size=64, request_body=32)
-SKIP = frozenset(filter(None, os.environ.get("GLADE_FUZZ_SKIP", "").split(",")))
 # More loop turns than any input can need: each turn consumes a read, an
 # event or a request, and inputs are at most a few KiB.
 MAX_STEPS = 100_000
@@ -222,8 +217,6 @@ def respond(http: HTTPConnection, request: Request, rng: random.Random, client: 
         check(400 <= read.status < 600, f"status {read.status}")
         status = read.status
         wire.send(http.fail_response(status, read.reason))
-        if "error-body-on-head" in SKIP:
-            method = "GET"  # read its error body as the client of a GET would
         wire.expected.append(Expected(method, status, None))
         return
     if rng.random() < 0.1:
@@ -263,7 +256,7 @@ def respond(http: HTTPConnection, request: Request, rng: random.Random, client: 
         check(not http.keep_alive, "kept alive after a failed response")
     wire.expected.append(Expected(method, status, expected_body))
     late = rng.random() < 0.2
-    if late and not ("late-read-after-close" in SKIP and http.phase is Phase.CLOSING):
+    if late:
         read_body(http, request, client, wire, 3, read[0])  # late: from close() or a hook
 
 

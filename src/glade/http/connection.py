@@ -279,7 +279,9 @@ class HTTPConnection:
             return self._parser.next_event()
         except HTTPError:
             self.keep_alive = False
-            if self.phase is not Phase.RESPONDING:
+            # Read late (after the response), the broken body ends the
+            # connection, which may be closing already.
+            if self.phase is Phase.IDLE:
                 self._move(Phase.CLOSING)
             raise
 
@@ -427,7 +429,9 @@ class HTTPConnection:
         self.keep_alive = False
         data = b""
         if not self.head_sent:
-            data = error_response(status, reason)
+            # A HEAD response has no content (RFC 9110 9.3.2), an error's neither.
+            head_only = self.request is not None and self.request.method == "HEAD"
+            data = error_response(status, reason, head_only=head_only)
             self.status_code = status
             self.head_sent = True
         self._finish()

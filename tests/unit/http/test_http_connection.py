@@ -120,6 +120,25 @@ def test_an_error_in_the_rest_of_an_answered_body_gets_no_second_answer():
     assert http.next_event() is CLOSED
 
 
+def test_a_broken_body_read_after_a_closing_response_is_an_http_error():
+    """The app answered with `Connection: close` without reading a chunked
+    body, then read it from its result's close(): its broken rest is the
+    client's fault (HTTPError), not a broken state machine (the fuzzer's
+    late-read-after-close)."""
+    http = HTTPConnection()
+    http.receive_data(
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    http.next_event()
+    http.whole_response(200, [b"HTTP/1.1 200 OK\r\n"], b"", content_length=None)
+    assert http.phase is Phase.CLOSING
+    http.receive_data(b"zz\r\n")  # not a chunk size
+    with pytest.raises(HTTPError):
+        http.body_event()
+    assert http.phase is Phase.CLOSING
+    assert http.next_event() is CLOSED
+
+
 def test_the_body_read_after_the_response_is_the_apps_not_the_next_request():
     """A result's close() or a post_request hook may read the body late."""
     http = HTTPConnection()
@@ -273,6 +292,20 @@ def test_a_failure_before_the_head_is_an_error_response():
     data = http.fail_response(413, "request body too large")
     assert data.startswith(b"HTTP/1.1 413 ")
     assert http.status_code == 413
+    assert http.next_event() is CLOSED
+
+
+def test_an_error_response_to_head_has_no_content():
+    """RFC 9110 9.3.2: a HEAD response has none, an error's neither (the
+    fuzzer's error-body-on-head): its Content-Length still says how long the
+    body would have been."""
+    http = HTTPConnection()
+    http.receive_data(b"HEAD / HTTP/1.1\r\nHost: a\r\nContent-Length: 94\r\n\r\n")
+    http.next_event()
+    data = http.fail_response(408)
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert data.endswith(b"\r\n\r\n")
+    assert b"Content-Length: 20\r\n" in data  # "408 Request Timeout\n"
     assert http.next_event() is CLOSED
 
 
