@@ -106,12 +106,14 @@ def build_environ(template: dict, request: Request, remote: tuple | str | None, 
     environ["REQUEST_METHOD"] = request.method
     environ["SERVER_PROTOCOL"] = "HTTP/1.1" if request.http_version == "1.1" else "HTTP/1.0"
     environ["RAW_URI"] = target.decode("latin-1")
-    if b"#" in target:  # a fragment is the client's business; llhttp lets it through
+    # find(), not `in`: `bytes in bytes` first tries its operand as an int,
+    # and pays for a TypeError each time.
+    if target.find(b"#") >= 0:  # a fragment is the client's business; llhttp lets it through
         target = target.partition(b"#")[0]
     path, _, query = target.partition(b"?")
     if path[:1] != b"/":
         path = _origin_path(path)
-    if b"%" in path:
+    if path.find(b"%") >= 0:
         path = unquote_to_bytes(path)
     path_info = path.decode("latin-1")
     script_name = environ["SCRIPT_NAME"]
