@@ -93,7 +93,9 @@ def _ensure_venv(python: str, venv: Path, packages: list[str]) -> bool:
         return False
     command = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     command += ["--disable-pip-version-check", "-e", str(REPO), *packages]
-    if subprocess.run(command).returncode:
+    # The hot path's extensions are the project venv's, built in place by
+    # `make` (the same Python): not built again for each venv.
+    if subprocess.run(command, env=dict(os.environ, GLADE_NO_EXTENSIONS="1")).returncode:
         return False
     stamp.write_text(wanted)
     return True

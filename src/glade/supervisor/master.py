@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from time import monotonic
 
-from glade import statsd
+from glade import extensions, statsd
 from glade.addresses import bound_address, parse_address
 from glade.app import AppImportError
 from glade.hooks import HookFailed, call_hook
@@ -160,6 +160,8 @@ class Master:
         if self.probes is not None:
             error_log.info("Metrics and probes at: %s", _url(self.probes.listener, self.cfg))
         error_log.info("Using worker: %s", self.cfg.worker_class)
+        slower, line = extensions.summary()
+        (error_log.warning if slower else error_log.info)("%s", line)
         try:
             self._loop()
         finally:

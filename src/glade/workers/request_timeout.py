@@ -22,10 +22,9 @@ catches it, and logs its stack, as before.
 
 from __future__ import annotations
 
-import os
 import traceback
 
-_GLADE_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+from glade.extensions import GLADE_CODE
 
 
 class RequestTimedOut(BaseException):
@@ -57,7 +56,7 @@ def stack_below(frame, boundary) -> str:
         frame = frame.f_back
     frames.reverse()
     shown = frames
-    while shown and shown[0].f_code.co_filename.startswith(_GLADE_CODE):
+    while shown and shown[0].f_code.co_filename.startswith(GLADE_CODE):
         shown = shown[1:]
     # Nothing left: the time ran out in Glade's own code (sending the
     # response to a slow client, say); show that rather than nothing.

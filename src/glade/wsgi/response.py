@@ -19,6 +19,7 @@ import re
 import stat
 import sysconfig
 
+from glade.extensions import GLADE_CODE
 from glade.http.response import SERVER_HEADER, date_header, status_line
 from glade.logging import error_log
 from glade.wsgi.file_wrapper import FileWrapper
@@ -63,7 +64,6 @@ class AppError(Exception):
     """The app broke a PEP 3333 rule; the response becomes a 500."""
 
 
-_GLADE_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # Frameworks and middleware (a validator, Flask, Django) sit between Glade and
 # the code that broke a rule: frames there are named only when no other is.
 _LIBRARY_CODE = tuple(
@@ -87,7 +87,7 @@ def where_in_app(error: BaseException, result, app) -> str:
     while traceback is not None:
         code = traceback.tb_frame.f_code
         filename = code.co_filename
-        if not filename.startswith(_GLADE_CODE):
+        if not filename.startswith(GLADE_CODE):
             place = (filename, traceback.tb_lineno, code.co_name)
             if filename.startswith(_LIBRARY_CODE):
                 library = place
