@@ -173,7 +173,9 @@ class Context:
         }
 
     def env(self, server):
-        return glade_env() if server.runtime == servers.GLADE else server_env()
+        env = glade_env() if server.runtime == servers.GLADE else server_env()
+        env.update(server.env)
+        return env
 
 
 def _load(ctx, port, workload, duration):

@@ -28,6 +28,7 @@ class Server:
     runtime: str
     sync: bool = False
     runs_apps: bool = True
+    env: tuple = ()  # (name, value) pairs set for this server only
 
     def supports(self, workload):
         """Whether this server is measured on `workload`.
@@ -44,6 +45,9 @@ SERVERS = {
     s.name: s
     for s in (
         Server("glade-gevent", GLADE),
+        # The same source without its compiled extensions (src/glade/extensions.py):
+        # what a machine without a C compiler at install time gets.
+        Server("glade-gevent-pure", GLADE, env=(("GLADE_NO_EXTENSIONS", "1"),)),
         Server("glade-sync", GLADE, sync=True),
         Server("gunicorn-gevent", ANCHORS),
         Server("gunicorn-sync", ANCHORS, sync=True),
@@ -58,7 +62,7 @@ SYNC_BASELINE = "gunicorn-sync"
 def command(name, python, port, workers, bench_dir, app=APP):
     """argv for one server; every one binds 127.0.0.1:`port` and serves `app`."""
     bind = f"127.0.0.1:{port}"
-    if name in ("glade-gevent", "glade-sync"):
+    if name in ("glade-gevent", "glade-gevent-pure", "glade-sync"):
         kind = name.split("-")[1]
         return [python, "-m", "glade", "-b", bind, "-w", workers, "-k", kind, app]
     if name in ("gunicorn-gevent", "gunicorn-sync"):
