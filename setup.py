@@ -64,6 +64,7 @@ class OptionalBuildExt(build_ext):
 
     def run(self) -> None:
         self.built: list[str] = []
+        self.failed = False
         try:
             super().run()  # builds, then copies into the sources if in place
         except Exception as error:  # no compiler, no Python headers, ...
@@ -75,10 +76,15 @@ class OptionalBuildExt(build_ext):
             target.with_name(target.name + extensions["HASH_SUFFIX"]).write_text(digest + "\n")
 
     def build_extension(self, extension: Extension) -> None:
+        # The compiled modules run together or not at all (extensions.py):
+        # after one failure, the rest is not worth the time.
+        if self.failed:
+            return
         try:
             super().build_extension(extension)
         except Exception as error:
-            warn(f"cannot compile {extension.name} ({error}): it stays pure Python")
+            self.failed = True
+            warn(f"cannot compile {extension.name} ({error}): installing as pure Python")
         else:
             self.built.append(extension.name)
 

@@ -160,7 +160,7 @@ def summary() -> tuple[bool, str]:
     if all(state == "compiled" for state in found.values()):
         return False, "compiled extensions: in use"
     stale = sorted(name for name, state in found.items() if state == "stale")
-    if stale:
+    if stale and "missing" not in found.values():
         return True, (
             f"compiled extensions: {', '.join(stale)} built from an older source, so the "
             "hot path runs as pure Python (slower) until rebuilt: pip install -e . (or make)"
