@@ -353,9 +353,11 @@ def _switches_protocol(m: Message | None) -> bool:
 
 def _empty_line_before_request(d: Disagreement) -> bool:
     if re.match(
-        r"no request line received|illegal request line: bytearray\(b'\\[rn]", d.h11_reason
+        r"no request line received|illegal request line: bytearray\(b['\"]\\[rn]", d.h11_reason
     ):
-        return True  # h11 says so: the line it refused starts with CR or LF
+        # h11 says so: the line it refused starts with CR or LF (repr quotes
+        # it with " when it holds a ').
+        return True
     m = d.glade
     if m is None:  # they part after the last request: on what follows it
         return d.data.endswith((b"\r", b"\n"))
@@ -1141,5 +1143,21 @@ SMUGGLING = [
 
 @pytest.mark.parametrize("data", SMUGGLING)
 def test_classic_smuggling_shapes_never_desync(data):
+    for step in (1, 2, 7, len(data)):
+        check_against_h11(data, list(range(step, len(data), step)))
+
+
+# Inputs the fuzzer (tests/fuzz/fuzz_connection.py) found that the table did
+# not explain, reduced; each now is explained, and stays so.
+FOUND_BY_FUZZING = [
+    # CR bytes before a request line whose target holds a quote: h11's reason
+    # shows the line with repr's double quotes.
+    b"POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhe"
+    b"\r\r\rPOST /for' HTTP/1.1\r\nHost: a\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("data", FOUND_BY_FUZZING)
+def test_inputs_found_by_fuzzing_are_explained(data):
     for step in (1, 2, 7, len(data)):
         check_against_h11(data, list(range(step, len(data), step)))
