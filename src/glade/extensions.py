@@ -36,14 +36,18 @@ import sys
 from pathlib import Path
 
 # The modules every request passes through, compiled when a C compiler is
-# there. setup.py reads this tuple (with runpy: this module imports only the
+# there: the sans-IO HTTP code and the WSGI layer, where the CPU goes. The
+# serving loop (workers/connection.py) stays interpreted: it is where a
+# greenlet waits, and compiled frames there would deepen the C stack each
+# greenlet switch copies and hide the loop's frames from the stacks Glade
+# logs (a stuck worker, --request-timeout), for a gain too small to measure.
+# setup.py reads this tuple (with runpy: this module imports only the
 # standard library), so that it is declared here once.
 COMPILED = (
     "glade.http.connection",
     "glade.http.head_meter",
     "glade.http.parser",
     "glade.http.response",
-    "glade.workers.connection",
     "glade.wsgi.environ",
     "glade.wsgi.input",
     "glade.wsgi.proxy",

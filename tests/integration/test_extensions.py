@@ -20,9 +20,9 @@ from glade import extensions
 
 REPO = Path(__file__).resolve().parents[2]
 APP = "extensions_app:app"
-# The serving loop, the connection, the parser and the WSGI response are
-# all imported by a worker before its first request.
-SERVED = ("glade.workers.connection", "glade.http.connection", "glade.http.parser")
+# The connection, the parser and the WSGI response: all imported by a
+# worker before its first request.
+SERVED = ("glade.http.connection", "glade.http.parser", "glade.wsgi.response")
 
 
 def loaded_from(server: GladeServer) -> dict[str, str]:
