@@ -95,8 +95,9 @@ def _files(fullname: str) -> tuple[Path, Path | None]:
 
 
 def _state(fullname: str) -> str:
-    """ "compiled" (its extension is current), "stale" (built from another
-    source), "missing" (no extension) or "disabled" (GLADE_NO_EXTENSIONS)."""
+    """How a compiled module's files stand: "compiled" (its extension is
+    current), "stale" (built from another source), "missing" (no extension)
+    or "disabled" (GLADE_NO_EXTENSIONS)."""
     source, extension = _files(fullname)
     if extension is None:
         return "missing"
@@ -152,7 +153,8 @@ def install() -> None:
 
 
 def states() -> dict[str, str]:
-    """How each compiled module's files stand ("compiled" for all: they run so)."""
+    """How each module in COMPILED stands (see _state); they run compiled
+    only when every one is "compiled"."""
     return dict(_chooser.states())
 
 
@@ -167,9 +169,9 @@ def summary() -> tuple[bool, str]:
     if stale and "missing" not in found.values():
         return True, (
             f"compiled extensions: {', '.join(stale)} built from an older source, so the "
-            "hot path runs as pure Python (slower) until rebuilt: pip install -e . (or make)"
+            "hot path runs as pure Python until rebuilt: pip install -e . (or make)"
         )
     return True, (
-        "compiled extensions: not built (no C compiler at install?), running as pure "
-        "Python: correct but slower; see docs/benchmarks.md"
+        "compiled extensions: not built (no C compiler at install?): running as pure "
+        "Python; see docs/benchmarks.md"
     )
