@@ -160,8 +160,8 @@ class Master:
         if self.probes is not None:
             error_log.info("Metrics and probes at: %s", _url(self.probes.listener, self.cfg))
         error_log.info("Using worker: %s", self.cfg.worker_class)
-        slower, line = extensions.summary()
-        (error_log.warning if slower else error_log.info)("%s", line)
+        warn, line = extensions.summary()
+        (error_log.warning if warn else error_log.info)("%s", line)
         try:
             self._loop()
         finally:
