@@ -21,9 +21,10 @@ extensions: $(STAMP)
 run: extensions
 	$(BIN)/glade --chdir examples -k gevent -w 2 -b 127.0.0.1:8000 --access-logfile - hello:app
 
-# Everything runs compiled; the unit tests run once more as pure Python, the
-# fallback of a machine without a C compiler.
+# Everything runs compiled (checked first); the unit tests run once more as
+# pure Python, the fallback of a machine without a C compiler.
 test: extensions
+	$(BIN)/python -c 'import sys, glade.extensions as e; warn, line = e.summary(); print(line); sys.exit(warn)'
 	$(BIN)/ruff check setup.py src tests bench examples
 	$(BIN)/ruff format --check setup.py src tests bench examples
 	$(BIN)/python -m glade.config.docs --check docs/settings.md
