@@ -56,13 +56,14 @@ class Gunicorn:
         worker_class: str | None = WORKER,
         tty: bool = False,
         startup_timeout: float = 20.0,
+        env: dict | None = None,
     ) -> None:
         command = [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "--chdir", str(APPS)]
         if worker_class:
             command += ["-k", worker_class]
         command += ["-w", str(workers), "--graceful-timeout", str(graceful_timeout)]
         command += [*_NO_CONTROL_SOCKET, *args, app]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         env.pop("GUNICORN_CMD_ARGS", None)
         self.workers = workers
         # Glade's worker logs its move to SERVING; another class only its boot.

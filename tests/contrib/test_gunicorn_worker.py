@@ -10,8 +10,11 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+
+import glade
 
 pytest.importorskip("gunicorn")
 pytest.importorskip("gevent")
@@ -356,3 +359,19 @@ def test_glade_request_timeout_ends_a_slow_request(gunicorn):
     server.wait_for_output(r"still running after 1 s \(--request-timeout\)", timeout=10)
     response, body = server.get("/")
     assert (response.status, body) == (200, b"Hello, World!")
+
+
+def test_a_hot_path_that_cannot_run_compiled_is_one_warning_at_startup(gunicorn, tmp_path):
+    """Under gunicorn, as under Glade's master: an install whose compiled
+    modules cannot run (here one is missing) says so once, and serves."""
+    shutil.copytree(Path(glade.__file__).parent, tmp_path / "glade")
+    for extension in (tmp_path / "glade" / "http").glob("parser.*.so"):
+        extension.unlink()
+    server = gunicorn(env={"PYTHONPATH": str(tmp_path), "GLADE_NO_EXTENSIONS": ""})
+    sock = server.send_request("/")
+    response, body = finish(sock)
+    assert response.status == 200 and body == b"Hello, World!"
+    warnings = [line for line in server.output().splitlines() if "compiled extensions" in line]
+    assert len(warnings) == 1, server.output()
+    assert "[WARNING]" in warnings[0] and "not built" in warnings[0]
+    assert_clean(server)

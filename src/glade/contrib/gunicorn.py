@@ -54,7 +54,7 @@ except ImportError as _error:  # only people who use this module need gunicorn
         "install it with: pip install 'glade[gunicorn]'"
     ) from _error
 
-from glade import SERVER_SOFTWARE
+from glade import SERVER_SOFTWARE, extensions
 from glade.config.settings import SETTINGS
 from glade.errors import SettingError
 from glade.http.parser import Limits
@@ -86,7 +86,11 @@ class GeventWorker(_GunicornWorker):
 
     @classmethod
     def check_config(cls, cfg, log) -> None:
-        """Runs in the master at start: name the settings this worker does not use."""
+        """Runs in the master at start: name the settings this worker does not
+        use, and say so when Glade's compiled hot path cannot run."""
+        warn, line = extensions.summary()
+        if warn:
+            log.warning("%s", line)
         if cfg.threads > 1:
             log.warning(
                 "threads=%d is ignored: this worker gives each connection a greenlet", cfg.threads
