@@ -137,7 +137,8 @@ def test_restarts_are_counted_by_cause():
             assert get(server, "/")[0] == 200
         probes.wait_for("glade_worker_restarts_total", 1, cause="max_requests")
         wait_until(lambda: probes.value("glade_workers", state="ready") == 1 or None, 10)
-        (worker,) = wait_until(lambda: server.worker_pids() or None, 10)
+        # The retired worker may still be finishing its drain: wait for it to go.
+        (worker,) = wait_until(lambda: pids if len(pids := server.worker_pids()) == 1 else None, 10)
         os.kill(worker, signal.SIGKILL)
         assert probes.wait_for("glade_worker_restarts_total", 1, cause="crash") == 1
         wait_until(lambda: probes.value("glade_workers", state="ready") == 1 or None, 10)
