@@ -71,17 +71,12 @@ def source_hash(source: Path) -> str:
     return digest.hexdigest()
 
 
+PACKAGE_DIR = Path(os.path.dirname(os.path.abspath(__file__)))
 # Where Glade's own code is, as a frame's co_filename gives it: the package's
 # directory, and for a compiled module the path Cython kept from the build
 # (relative: setup.py compiles from the repository's root). Tracebacks and
 # stacks shown to users start at the app's code, after these.
-GLADE_CODE = (
-    os.path.dirname(os.path.abspath(__file__)) + os.sep,
-    os.path.join("src", "glade", ""),
-)
-
-
-PACKAGE_DIR = Path(os.path.dirname(os.path.abspath(__file__)))
+GLADE_CODE = (os.path.join(PACKAGE_DIR, ""), os.path.join("src", "glade", ""))
 
 
 def _files(fullname: str) -> tuple[Path, Path | None]:
@@ -131,11 +126,8 @@ class _Chooser:
             self._states = {fullname: _state(fullname) for fullname in COMPILED}
         return self._states
 
-    def all_compiled(self) -> bool:
-        return all(state == "compiled" for state in self.states().values())
-
     def find_spec(self, fullname, path, target=None):
-        if fullname not in COMPILED or self.all_compiled():
+        if fullname not in COMPILED or in_use():
             return None
         return importlib.util.spec_from_file_location(fullname, _files(fullname)[0])
 
@@ -153,18 +145,22 @@ def install() -> None:
 
 
 def states() -> dict[str, str]:
-    """How each module in COMPILED stands (see _state); they run compiled
-    only when every one is "compiled"."""
+    """How each module in COMPILED stands (see _state)."""
     return dict(_chooser.states())
+
+
+def in_use() -> bool:
+    """The compiled modules run: every one is "compiled"."""
+    return all(state == "compiled" for state in _chooser.states().values())
 
 
 def summary() -> tuple[bool, str]:
     """(a warning?, one line) on how Glade's hot path runs, for the startup log."""
     if disabled():
         return False, f"compiled extensions: not used ({DISABLE_VARIABLE} is set): pure Python"
-    found = states()
-    if all(state == "compiled" for state in found.values()):
+    if in_use():
         return False, "compiled extensions: in use"
+    found = states()
     stale = sorted(name for name, state in found.items() if state == "stale")
     if stale and "missing" not in found.values():
         return True, (

@@ -31,12 +31,8 @@ def loaded_from(server: GladeServer) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in response.text.splitlines())
 
 
-def built() -> bool:
-    return all(state == "compiled" for state in extensions.states().values())
-
-
 needs_build = pytest.mark.skipif(
-    not built(), reason="the extensions are not built here (make builds them)"
+    not extensions.in_use(), reason="the extensions are not built here (make builds them)"
 )
 
 

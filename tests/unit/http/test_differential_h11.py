@@ -1141,12 +1141,6 @@ SMUGGLING = [
 ]
 
 
-@pytest.mark.parametrize("data", SMUGGLING)
-def test_classic_smuggling_shapes_never_desync(data):
-    for step in (1, 2, 7, len(data)):
-        check_against_h11(data, list(range(step, len(data), step)))
-
-
 # Inputs the fuzzer (tests/fuzz/fuzz_connection.py) found that the table did
 # not explain, reduced; each now is explained, and stays so.
 FOUND_BY_FUZZING = [
@@ -1157,7 +1151,7 @@ FOUND_BY_FUZZING = [
 ]
 
 
-@pytest.mark.parametrize("data", FOUND_BY_FUZZING)
-def test_inputs_found_by_fuzzing_are_explained(data):
+@pytest.mark.parametrize("data", SMUGGLING + FOUND_BY_FUZZING)
+def test_classic_smuggling_shapes_and_fuzz_findings_never_desync(data):
     for step in (1, 2, 7, len(data)):
         check_against_h11(data, list(range(step, len(data), step)))
