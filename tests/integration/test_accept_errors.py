@@ -50,7 +50,10 @@ def worker_cpu_over(pid: int, seconds: float) -> float:
 def start(tmp_path, worker_class: str, slack: int) -> GladeServer:
     config = tmp_path / "fds.conf.py"
     config.write_text(CONFIG.format(slack=slack))
+    # The silent clients keep their descriptors until the test closes them:
+    # no first-byte timeout frees one (and makes accept work again) meanwhile.
     args = ("-k", worker_class, "-w", "1", "-c", str(config), "--keep-alive", "30")
+    args += ("--first-byte-timeout", "0")
     return GladeServer(APP, *args)
 
 

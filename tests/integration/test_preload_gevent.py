@@ -89,6 +89,7 @@ def test_a_killed_worker_is_forked_again_from_the_same_zygote(preloaded):
 def test_a_reload_starts_a_new_zygote_with_the_new_code(preloaded):
     server, imports, app_dir = preloaded
     old_zygote = server.zygote_pid()
+    old_workers = server.worker_pids()
     (app_dir / "counted.py").write_text(APP.replace('VERSION = "one"', 'VERSION = "two"'))
     mark = server.output_size()
     server.signal(signal.SIGHUP)
@@ -99,6 +100,9 @@ def test_a_reload_starts_a_new_zygote_with_the_new_code(preloaded):
     assert new_zygote, "no new zygote"
     assert importers(imports) == [old_zygote, new_zygote]
     assert wait_until(lambda: not Path(f"/proc/{old_zygote}").exists(), 10)
+    # The old workers drain after "Reload complete"; until they have stopped
+    # accepting, a new connection may still reach one of them.
+    assert wait_until(lambda: not set(old_workers) & set(server.worker_pids()), 10)
     assert {version for _, _, _, version in answers(server)} == {"two"}
     assert server.tracebacks() == 0
 
