@@ -10,6 +10,7 @@ the graceful timeout, with a log line, and no traceback.
 from __future__ import annotations
 
 import queue
+import re
 import signal
 import time
 
@@ -28,7 +29,16 @@ APPS = __import__("pathlib").Path(__file__).resolve().parent / "apps"
 @pytest.fixture
 def server():
     server = GladeServer(
-        "wsapp:app", "-k", "gevent", "-w", "1", "--graceful-timeout", "2", cwd=APPS
+        "wsapp:app",
+        "-k",
+        "gevent",
+        "-w",
+        "1",
+        "--graceful-timeout",
+        "2",
+        "--access-logfile",
+        "-",
+        cwd=APPS,
     )
     with server:
         yield server
@@ -74,13 +84,17 @@ def test_socketio_echo_and_broadcast_and_a_plain_websocket(server):
                 assert plain.recv() == message
         finally:
             plain.close()
+        # One access line when a WebSocket ends (the app answered 101 itself).
+        line = server.wait_for_output('"GET /echo HTTP/1.1" 101', timeout=5)
+        assert '"GET /echo HTTP/1.1" 101 -' in line, line
         # Plain HTTP on the same worker is unaffected.
         assert requests.get(server.url + "/", timeout=5).text == "Hello, World!"
     finally:
         for client in clients:
             client.client.disconnect()
     time.sleep(0.3)
-    output = server.output()
+    output = server.wait_for_output("transport=websocket", timeout=5)
+    assert re.search(r'"GET /socket\.io/\?[^ "]*transport=websocket[^ "]* HTTP/1\.1" 101 ', output)
     assert TRACEBACK not in output, output
     assert "[ERROR]" not in output, output
 

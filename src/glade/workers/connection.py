@@ -56,6 +56,9 @@ from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter, where_in_app
 
 RECV_SIZE = 65536
+# What the access log says of a connection the app took over (a WebSocket):
+# the app answered the handshake itself, as a rule with 101 Switching Protocols.
+TAKEN_OVER_STATUS = 101
 
 
 class ClientStalled(ClientDisconnected):
@@ -372,6 +375,7 @@ class Connection:
             http, self._send, self._sendfile if options.can_sendfile else None, server
         )
         result = None
+        taken_over = False
         hooked = options.pre_request is not None or options.post_request is not None
         written_before = self.written
         # A WebSocket lives as long as its client keeps it: no request timeout.
@@ -403,6 +407,7 @@ class Connection:
                 )
         except SocketTakenOver:
             http.abandon()  # nothing of Glade's may follow what the app sent
+            taken_over = True
         except RequestTimedOut as ended:
             self._stop_request_clock()  # if it was raised inside the clause above
             self._end_timed_out(request, environ, ended, written_before)
@@ -436,7 +441,7 @@ class Connection:
             )
         except Exception as error:
             if upgrade and writer.status is None:
-                self._end_taken_over(request, environ, error)
+                taken_over = self._end_taken_over(request, environ, error)
             else:
                 error_log.error(
                     "Error handling request %s %s", request.method, _path(environ), exc_info=True
@@ -473,16 +478,21 @@ class Connection:
                     )
                 if options.on_request is not None:
                     options.on_request(request.method, writer.status_code, seconds)
+            elif taken_over and options.access_log:
+                # One line when the WebSocket ends, its time the session's; what
+                # the app sent on its own is not counted. Not in the request
+                # metrics: a session of hours is no request latency.
+                options.access_log.log(environ, TAKEN_OVER_STATUS, [], 0, time.time() - started)
 
-    def _end_taken_over(self, request: Request, environ: dict, error: Exception) -> None:
+    def _end_taken_over(self, request: Request, environ: dict, error: Exception) -> bool:
         """An app that may have taken the socket (an upgrade request, and no
         start_response) raised: the connection ends, and nothing is sent,
         since a 500 would land in the middle of the app's own protocol.
         StopIteration is how a library says it is done with a socket it took
-        (python-engineio does so for gunicorn's key), not an error."""
+        (python-engineio does so for gunicorn's key), not an error: True."""
         self.http.abandon()
         if type(error) is StopIteration:
-            return
+            return True
         error_log.error(
             "Error handling upgraded connection %s %s from %s",
             request.method,
@@ -490,6 +500,7 @@ class Connection:
             _peer(self.remote),
             exc_info=True,
         )
+        return False
 
     def _start_request_clock(self, deadline: float) -> None:
         self.app_deadline = deadline
