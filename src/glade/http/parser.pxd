@@ -24,7 +24,6 @@ cdef class RequestParser:
     cdef public bint _completed_in_feed
     cdef public bint _in_trailers
     cdef public object _callback_error
-    cdef public object _valid_host
     cdef public bytes _url
     cdef public list _headers
     cdef public Py_ssize_t _host_count

@@ -175,6 +175,12 @@ _VALID_HOST = re.compile(
     rb"(?:\[[0-9A-Za-z._~:!$&'()*+,;=-]+\]|(?:[0-9A-Za-z._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
     rb"(?::[0-9]*)?"
 ).fullmatch
+# Hosts found valid, shared by the process's connections: a new connection
+# names a host seen before, as a rule, and the check costs more than the rest
+# of a small head. Bounded in count and length, so a client cannot grow it.
+_valid_hosts: set[bytes] = set()
+_VALID_HOSTS_KEPT = 64
+_VALID_HOST_KEPT_LENGTH = 255
 
 
 class RequestParser:
@@ -197,7 +203,6 @@ class RequestParser:
         self._completed_in_feed = False
         self._in_trailers = False
         self._callback_error: HTTPError | None = None
-        self._valid_host: bytes | None = None  # the last Host found valid
         self._reset_head()
 
     def _reset_head(self) -> None:
@@ -368,10 +373,13 @@ class RequestParser:
             if self._host_count > 1:
                 self._raise(HTTPError(400, "more than one Host header"))
             host = self._host
-            if host != self._valid_host:  # a connection's requests name one host, as a rule
+            if host not in _valid_hosts:
                 if not _VALID_HOST(host):
                     self._raise(HTTPError(400, "invalid Host header"))
-                self._valid_host = host
+                if len(host) <= _VALID_HOST_KEPT_LENGTH:
+                    if len(_valid_hosts) >= _VALID_HOSTS_KEPT:
+                        _valid_hosts.clear()
+                    _valid_hosts.add(host)
         elif version == "1.1":
             self._raise(HTTPError(400, "missing Host header"))
         chunked = False
