@@ -106,13 +106,13 @@ def build_environ(template: dict, request: Request, remote: tuple | str | None, 
     environ["REQUEST_METHOD"] = request.method
     environ["SERVER_PROTOCOL"] = "HTTP/1.1" if request.http_version == "1.1" else "HTTP/1.0"
     environ["RAW_URI"] = target.decode("latin-1")
-    # find(), not `in`: `bytes in bytes` first tries its operand as an int,
-    # and pays for a TypeError each time.
-    if target.find(b"#") >= 0:  # a fragment is the client's business; llhttp lets it through
-        target = target.partition(b"#")[0]
+    # A fragment is the client's business; llhttp lets it through.
+    target = target.partition(b"#")[0]
     path, _, query = target.partition(b"?")
     if path[:1] != b"/":
         path = _origin_path(path)
+    # find(), not `in`: `bytes in bytes` first tries its operand as an int,
+    # and pays for a TypeError each time.
     if path.find(b"%") >= 0:
         path = unquote_to_bytes(path)
     path_info = path.decode("latin-1")
