@@ -9,6 +9,7 @@ bench/README.md).
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,23 @@ def test_quick_framework_run_serves_flask_and_django(tmp_path):
     for row in summary:
         assert row["rounds_ok"] == 1 and row["median_rps"] > 0, row
         assert row["non_2xx"] == 0, row
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure"])
+def test_connection_path_harness_answers_both_shapes(pure):
+    """bench/connection_path.py, the per-request profile's harness, still runs
+    Glade's serving loop end to end (it checks the responses were sent)."""
+    env = {**os.environ, "GLADE_NO_EXTENSIONS": "1" if pure else ""}
+    done = subprocess.run(
+        [sys.executable, "bench/connection_path.py", "--rounds", "1", "--requests", "200"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert ("not used" in lines[0]) == pure, lines[0]
+    assert [line.split(":")[0] for line in lines[1:]] == ["A", "B"], done.stdout
+    assert all(float(line.split()[1]) > 0 for line in lines[1:]), done.stdout

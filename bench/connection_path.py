@@ -1,0 +1,135 @@
+"""Glade's own work per request, without the network: the serving loop on a fake socket.
+
+Runs workers/connection.py's Connection (and everything under it: the sans-IO parser
+and connection, the environ, the proxy-header middleware, the response writer) over
+a socket object that hands out prepared requests and swallows the responses, so no
+system call, no greenlet switch and no other process is measured. Two shapes, the
+bench's A and B: keep-alive requests on one connection, and one connection per
+`Connection: close` request. Usage, from the repository root:
+
+    .venv/bin/python bench/connection_path.py              # microseconds per request
+    GLADE_NO_EXTENSIONS=1 .venv/bin/python bench/connection_path.py   # the pure build
+
+Instructions per request, which do not depend on what else the machine does: run
+`--shape A --requests N` under `valgrind --tool=callgrind` for two values of N and
+divide the difference of the totals by the difference of the N
+(docs/benchmarks.md has the figures).
+"""
+
+import argparse
+import time
+
+from app import app as bench_app
+
+from glade import extensions
+from glade.config.loader import Config
+from glade.http.parser import Limits
+from glade.workers.connection import Connection
+from glade.workers.options import ServingOptions, ServingState
+from glade.wsgi.environ import ErrorStream, environ_template
+from glade.wsgi.file_wrapper import FileWrapper
+from glade.wsgi.proxy import behind_proxy
+
+KEEP_ALIVE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
+CLOSE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nConnection: close\r\n\r\n"
+PEER = ("127.0.0.1", 50000)
+ROUNDS = 7
+
+
+class FakeSocket:
+    """recv() hands out the prepared pieces, then end of file; send() takes everything."""
+
+    __slots__ = ("_next", "_pieces", "sent")
+
+    def __init__(self, pieces: list) -> None:
+        self._pieces = pieces
+        self._next = 0
+        self.sent = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._next < len(self._pieces):
+            self._next += 1
+            return self._pieces[self._next - 1]
+        return b""
+
+    def send(self, data) -> int:
+        self.sent += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+def serving_setup():
+    """What a gevent worker with the default settings gives each connection."""
+    cfg = Config()
+    app = behind_proxy(
+        bench_app,
+        cfg.secure_scheme_headers,
+        cfg.forwarded_allow_ips,
+        client_headers=cfg.proxy_headers,
+        host_headers=cfg.proxy_host_headers,
+    )
+    options = ServingOptions(
+        app=app,
+        limits=Limits(),
+        header_timeout=cfg.header_timeout,
+        keepalive=cfg.keepalive,
+        body_timeout=cfg.body_timeout,
+        first_byte_timeout=cfg.first_byte_timeout,
+        header_min_rate=cfg.header_min_rate,
+        sweeps_deadlines=True,  # the gevent worker on plain TCP
+    )
+    template = environ_template(
+        server_address=("127.0.0.1", 8000),
+        url_scheme="http",
+        script_name="",
+        multithread=False,
+        multiprocess=False,
+        errors=ErrorStream(),
+        file_wrapper=FileWrapper,
+    )
+    return options, ServingState(lambda: None), template
+
+
+def keep_alive(requests: int, setup) -> float:
+    """Seconds per request, all on one connection."""
+    options, state, template = setup
+    sock = FakeSocket([KEEP_ALIVE] * requests)
+    started = time.perf_counter()
+    Connection(sock, PEER, options, state, template).serve(time.monotonic())
+    elapsed = time.perf_counter() - started
+    assert sock.sent > 100 * requests, "the requests were not answered"
+    return elapsed / requests
+
+
+def one_per_connection(requests: int, setup) -> float:
+    """Seconds per request, each on a connection of its own."""
+    options, state, template = setup
+    started = time.perf_counter()
+    for _ in range(requests):
+        sock = FakeSocket([CLOSE])
+        Connection(sock, PEER, options, state, template).serve(time.monotonic())
+    elapsed = time.perf_counter() - started
+    assert sock.sent > 100, "the request was not answered"
+    return elapsed / requests
+
+
+SHAPES = {"A": keep_alive, "B": one_per_connection}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shape", choices=sorted(SHAPES), help="only this shape")
+    parser.add_argument("--requests", type=int, default=20_000, help="per round")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="the best one counts")
+    args = parser.parse_args()
+    setup = serving_setup()
+    print(extensions.summary()[1])
+    for shape in [args.shape] if args.shape else sorted(SHAPES):
+        best = min(SHAPES[shape](args.requests, setup) for _ in range(args.rounds))
+        print(f"{shape}: {best * 1e6:.2f} µs per request")
+
+
+if __name__ == "__main__":
+    main()
