@@ -19,8 +19,9 @@ not at all):
   build; `make` rebuilds;
 - otherwise the extensions run.
 
-Classes a request passes through get C types from a `.pxd` file beside
-their module (Cython's "augmenting .pxd"): the source stays plain Python.
+Classes a request passes through (and build_environ's locals) get C types
+from a `.pxd` file beside their module (Cython's "augmenting .pxd"): the
+source stays plain Python.
 Each build leaves the SHA-256 of the source and .pxd it compiled beside the
 extension (`parser.cpython-311-x86_64-linux-gnu.so.sha256`): that is how a
 stale one is told apart, for one read and one hash per module at import.
