@@ -11,9 +11,9 @@ bench's A and B: keep-alive requests on one connection, and one connection per
     GLADE_NO_EXTENSIONS=1 .venv/bin/python bench/connection_path.py   # the pure build
 
 Instructions per request, which do not depend on what else the machine does: run
-`--shape A --requests N` under `valgrind --tool=callgrind` for two values of N and
-divide the difference of the totals by the difference of the N
-(docs/benchmarks.md has the figures).
+`--shape A --rounds 1 --requests N` (or `--shape B`) under `valgrind --tool=callgrind`
+for two values of N and divide the difference of the totals by the difference of the
+N (docs/benchmarks.md has the figures).
 """
 
 import argparse

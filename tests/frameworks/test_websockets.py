@@ -85,8 +85,8 @@ def test_socketio_echo_and_broadcast_and_a_plain_websocket(server):
         finally:
             plain.close()
         # One access line when a WebSocket ends (the app answered 101 itself).
-        line = server.wait_for_output('"GET /echo HTTP/1.1" 101', timeout=5)
-        assert '"GET /echo HTTP/1.1" 101 -' in line, line
+        output = server.wait_for_output('"GET /echo HTTP/1.1" 101', timeout=5)
+        assert '"GET /echo HTTP/1.1" 101 -' in output, output
         # Plain HTTP on the same worker is unaffected.
         assert requests.get(server.url + "/", timeout=5).text == "Hello, World!"
     finally:

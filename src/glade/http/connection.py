@@ -63,8 +63,9 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
 }
 
 # The members again, as module globals, for the code every request runs: on
-# Python 3.11 each read of `Phase.IDLE` goes through EnumType.__getattr__
-# (about 850 machine instructions; 3.12 dropped it), a global is one lookup.
+# Python 3.11 EnumType has a __getattr__, which sends every read of
+# `Phase.IDLE` through CPython's slow attribute hook (about 850 machine
+# instructions; 3.12 dropped it); a global is one lookup.
 _IDLE, _RECEIVING, _RESPONDING, _CLOSING = (
     Phase.IDLE,
     Phase.RECEIVING,

@@ -375,7 +375,7 @@ class Connection:
             http, self._send, self._sendfile if options.can_sendfile else None, server
         )
         result = None
-        taken_over = False
+        session_ended = False  # a WebSocket the app took over, ended the normal way
         hooked = options.pre_request is not None or options.post_request is not None
         written_before = self.written
         # A WebSocket lives as long as its client keeps it: no request timeout.
@@ -407,7 +407,7 @@ class Connection:
                 )
         except SocketTakenOver:
             http.abandon()  # nothing of Glade's may follow what the app sent
-            taken_over = True
+            session_ended = True
         except RequestTimedOut as ended:
             self._stop_request_clock()  # if it was raised inside the clause above
             self._end_timed_out(request, environ, ended, written_before)
@@ -441,7 +441,7 @@ class Connection:
             )
         except Exception as error:
             if upgrade and writer.status is None:
-                taken_over = self._end_taken_over(request, environ, error)
+                session_ended = self._end_taken_over(request, environ, error)
             else:
                 error_log.error(
                     "Error handling request %s %s", request.method, _path(environ), exc_info=True
@@ -478,10 +478,11 @@ class Connection:
                     )
                 if options.on_request is not None:
                     options.on_request(request.method, writer.status_code, seconds)
-            elif taken_over and options.access_log:
+            elif session_ended and options.access_log:
                 # One line when the WebSocket ends, its time the session's; what
-                # the app sent on its own is not counted. Not in the request
-                # metrics: a session of hours is no request latency.
+                # the app sent on its own is not counted. Not in Glade's request
+                # metrics (on_request): a session of hours is no request latency.
+                # A session whose app raised has its error logged instead.
                 options.access_log.log(environ, TAKEN_OVER_STATUS, [], 0, time.time() - started)
 
     def _end_taken_over(self, request: Request, environ: dict, error: Exception) -> bool:
@@ -489,7 +490,8 @@ class Connection:
         start_response) raised: the connection ends, and nothing is sent,
         since a 500 would land in the middle of the app's own protocol.
         StopIteration is how a library says it is done with a socket it took
-        (python-engineio does so for gunicorn's key), not an error: True."""
+        (python-engineio does so for gunicorn's key), not an error. Returns
+        True when the session ended that normal way."""
         self.http.abandon()
         if type(error) is StopIteration:
             return True

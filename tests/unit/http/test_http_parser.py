@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from glade.http import parser as parser_module
 from glade.http.errors import HTTPError
 from glade.http.parser import END_OF_MESSAGE, NEED_DATA, Body, Limits, Request, RequestParser
 
@@ -816,6 +817,20 @@ def test_options_asterisk_is_accepted(parse):
 def test_valid_hosts_are_accepted(parse, host):
     (request, _) = parse(head(f"Host: {host}"))
     assert request.headers == [(b"Host", host.encode())]
+
+
+def test_hosts_found_valid_are_remembered_within_bounds(parse):
+    """Valid Host values are remembered per process (a new connection skips
+    the check), in a set that stays small whatever the clients send."""
+    for number in range(200):
+        (request, _) = parse(head(f"Host: host{number}.example"))
+        assert request.headers == [(b"Host", f"host{number}.example".encode())]
+        assert len(parser_module._valid_hosts) <= parser_module._VALID_HOSTS_KEPT
+    long_host = "a" * 300 + ".example"
+    (request, _) = parse(head(f"Host: {long_host}"))
+    assert long_host.encode() not in parser_module._valid_hosts
+    # What is remembered never lets an invalid host through.
+    assert refusal(parse(head("Host: host199.example x"))) == 400
 
 
 def test_a_content_length_just_under_2_63_is_accepted(parse):
