@@ -3,15 +3,16 @@
 Runs workers/connection.py's Connection (and everything under it: the sans-IO parser
 and connection, the environ, the proxy-header middleware, the response writer) over
 a socket object that hands out prepared requests and swallows the responses, so no
-system call, no greenlet switch and no other process is measured. Two shapes, the
-bench's A and B: keep-alive requests on one connection, and one connection per
-`Connection: close` request. Usage, from the repository root:
+system call, no greenlet switch and no other process is measured. Three shapes: the
+bench's A and B (keep-alive requests on one connection, and one connection per
+`Connection: close` request, each with one header), and A's with the ten headers a
+browser sends ("browser"). Usage, from the repository root:
 
     .venv/bin/python bench/connection_path.py              # microseconds per request
     GLADE_NO_EXTENSIONS=1 .venv/bin/python bench/connection_path.py   # the pure build
 
 Instructions per request, which do not depend on what else the machine does: run
-`--shape A --rounds 1 --requests N` (or `--shape B`) under `valgrind --tool=callgrind`
+`--shape A --rounds 1 --requests N` (or another shape) under `valgrind --tool=callgrind`
 for two values of N and divide the difference of the totals by the difference of the
 N (docs/benchmarks.md has the figures).
 """
@@ -32,6 +33,21 @@ from glade.wsgi.proxy import behind_proxy
 
 KEEP_ALIVE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 CLOSE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nConnection: close\r\n\r\n"
+BROWSER = (
+    b"GET /plaintext HTTP/1.1\r\n"
+    b"Host: 127.0.0.1:8000\r\n"
+    b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/120.0 Safari/537.36\r\n"
+    b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    b"Accept-Language: en-US,en;q=0.9\r\n"
+    b"Accept-Encoding: gzip, deflate, br\r\n"
+    b"Connection: keep-alive\r\n"
+    b"Upgrade-Insecure-Requests: 1\r\n"
+    b"Sec-Fetch-Dest: document\r\n"
+    b"Sec-Fetch-Mode: navigate\r\n"
+    b"Cookie: session=abc123; theme=dark\r\n"
+    b"\r\n"
+)
 PEER = ("127.0.0.1", 50000)
 ROUNDS = 7
 
@@ -92,10 +108,10 @@ def serving_setup():
     return options, ServingState(lambda: None), template
 
 
-def keep_alive(requests: int, setup) -> float:
+def keep_alive(requests: int, setup, request: bytes = KEEP_ALIVE) -> float:
     """Seconds per request, all on one connection."""
     options, state, template = setup
-    sock = FakeSocket([KEEP_ALIVE] * requests)
+    sock = FakeSocket([request] * requests)
     started = time.perf_counter()
     Connection(sock, PEER, options, state, template).serve(time.monotonic())
     elapsed = time.perf_counter() - started
@@ -115,7 +131,12 @@ def one_per_connection(requests: int, setup) -> float:
     return elapsed / requests
 
 
-SHAPES = {"A": keep_alive, "B": one_per_connection}
+def browser(requests: int, setup) -> float:
+    """Seconds per request, all on one connection, each with a browser's headers."""
+    return keep_alive(requests, setup, BROWSER)
+
+
+SHAPES = {"A": keep_alive, "B": one_per_connection, "browser": browser}
 
 
 def main() -> None:

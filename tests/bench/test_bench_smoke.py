@@ -81,7 +81,7 @@ def test_quick_framework_run_serves_flask_and_django(tmp_path):
         pytest.param(True, id="pure"),
     ],
 )
-def test_connection_path_harness_answers_both_shapes(pure):
+def test_connection_path_harness_answers_every_shape(pure):
     """bench/connection_path.py, the per-request profile's harness, still runs
     Glade's serving loop end to end (it checks the responses were sent)."""
     env = {**os.environ, "GLADE_NO_EXTENSIONS": "1" if pure else ""}
@@ -96,5 +96,5 @@ def test_connection_path_harness_answers_both_shapes(pure):
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].endswith("pure Python" if pure else "in use"), lines[0]
-    assert [line.split(":")[0] for line in lines[1:]] == ["A", "B"], done.stdout
+    assert [line.split(":")[0] for line in lines[1:]] == ["A", "B", "browser"], done.stdout
     assert all(float(line.split()[1]) > 0 for line in lines[1:]), done.stdout

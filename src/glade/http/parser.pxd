@@ -2,6 +2,8 @@
 # src/glade/extensions.py); the .py itself stays plain Python. Attributes are
 # public: the rest of Glade and the tests read them from Python.
 
+cimport cython
+
 cdef class Request:
     cdef public object method, target, http_version, headers, content_length
     cdef public bint keep_alive, expect_continue, chunked, has_body, upgrade
@@ -11,6 +13,9 @@ cdef class Body:
 
 cdef class RequestParser:
     cdef public object limits
+    cdef public Py_ssize_t _max_line
+    cdef public Py_ssize_t _max_field
+    cdef public Py_ssize_t _max_fields
     cdef public object _parser
     cdef public list _events
     cdef public Py_ssize_t _next_index
@@ -35,3 +40,7 @@ cdef class RequestParser:
     cdef public object _body_size
     cdef public Py_ssize_t _trailer_count
     cdef public object _upgrade_body
+
+    # Called by llhttp for every header: its arguments are llhttp's bytes.
+    @cython.locals(size=Py_ssize_t, max_field=Py_ssize_t, max_fields=Py_ssize_t)
+    cpdef on_header(self, bytes name, bytes value)

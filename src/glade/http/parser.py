@@ -187,7 +187,12 @@ class RequestParser:
     """Parses the requests of one connection. Sans-IO: bytes in, events out."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
+        self.limits = limits = limits or Limits()
+        # The limits read for every header, as plain attributes: Limits is a
+        # frozen dataclass, and each read of its fields is a lookup by name.
+        self._max_line = limits.request_line
+        self._max_field = limits.request_field_size
+        self._max_fields = limits.request_fields
         self._parser = _new_llhttp(self)
         # A list read from `_next_index`, not a deque: a deque allocates a
         # 64-slot block at once, about 600 bytes more for every open connection.
@@ -196,7 +201,7 @@ class RequestParser:
         self._state = _IDLE
         self._dead = False
         self._meter: HeadMeter | None = None  # made for the first unfinished head
-        self._head_limit = self.limits.head_bytes
+        self._head_limit = limits.head_bytes
         self._head_from = _HEAD_AFTER_EMPTY_LINES
         self._line_bytes = 0
         self._line_start = _LINE_CONTINUES
@@ -312,24 +317,25 @@ class RequestParser:
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        limit = self.limits.request_line
+        limit = self._max_line
         if limit and len(self._url) > limit:
             self._raise(HTTPError(414, "request line too long"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._line_start = _LINE_AFTER_LF
-        limits = self.limits
         size = len(name) + len(value) + 2  # as `Name:value` with its CRLF, less one
-        if limits.request_field_size and size > limits.request_field_size:
+        max_field = self._max_field
+        if max_field and size > max_field:
             self._raise(HTTPError(431, "request header field too large"))
+        max_fields = self._max_fields
         if self._state == _BODY:
             # A trailer of a chunked body: bounded, then ignored.
             self._trailer_count += 1
-            if limits.request_fields and self._trailer_count > limits.request_fields:
+            if max_fields and self._trailer_count > max_fields:
                 self._raise(HTTPError(431, "too many trailer fields"))
             return
         headers = self._headers
-        if limits.request_fields and len(headers) >= limits.request_fields:
+        if max_fields and len(headers) >= max_fields:
             self._raise(HTTPError(431, "too many request header fields"))
         self._fields_size += size + 1  # head_meter.py's measure
         value = value.strip(_OWS)
@@ -360,9 +366,9 @@ class RequestParser:
                 self._raise(HTTPError(505, "HTTP version not supported"))
         method = parser.get_method().decode("ascii")
         url = self._url
-        limits = self.limits
+        max_line = self._max_line
         request_line_size = len(method) + len(url) + 10  # version and CRLF, no spaces
-        if limits.request_line and request_line_size > limits.request_line:
+        if max_line and request_line_size > max_line:
             self._raise(HTTPError(414, "request line too long"))
         if request_line_size + self._fields_size + 2 > self._head_limit:
             self._raise(HTTPError(431, "request head too large"))

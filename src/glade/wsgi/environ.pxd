@@ -10,6 +10,6 @@ cimport cython
 
 @cython.locals(
     environ=dict, target=bytes, path=bytes, query=bytes, path_info=str, script_name=str,
-    value=bytes, text=str,
+    value=bytes, text=str, known_keys=dict,
 )
 cpdef dict build_environ(dict template, object request, object remote, object wsgi_input)

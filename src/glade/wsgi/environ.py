@@ -124,8 +124,9 @@ def build_environ(template: dict, request: Request, remote: tuple | str | None, 
     if remote is not None:
         _add_remote(environ, remote)
     environ["wsgi.input"] = wsgi_input
+    known_keys = _environ_keys
     for name, value in request.headers:
-        key = _environ_keys.get(name) or environ_key(name)
+        key = known_keys.get(name) or environ_key(name)
         if key is None:
             continue
         text = value.decode("latin-1")
