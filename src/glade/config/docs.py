@@ -10,6 +10,7 @@ as plain text (render_text), since a pip install has no docs/ directory.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -306,12 +307,16 @@ def _wrap(text: str, width: int = 76, indent: str = "") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    check = "--check" in args
-    paths = [arg for arg in args if arg != "--check"]
-    path = Path(paths[0] if paths else DEFAULT_PATH)
+    parser = argparse.ArgumentParser(
+        prog="python -m glade.config.docs",
+        description="Write the settings reference, or check that it is current.",
+    )
+    parser.add_argument("path", nargs="?", default=str(DEFAULT_PATH), help="the Markdown file")
+    parser.add_argument("--check", action="store_true", help="exit 1 if PATH is stale")
+    args = parser.parse_args(argv)
+    path = Path(args.path)
     text = render()
-    if check:
+    if args.check:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:
             print(f"{path} is stale: run `python -m glade.config.docs {path}`", file=sys.stderr)

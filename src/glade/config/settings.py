@@ -95,10 +95,18 @@ def _expects(text: str):
 # -- value parsers ------------------------------------------------------------
 
 
-def _integer(minimum: int) -> Callable[[Any], int]:
-    expected = f"expected an integer >= {minimum}"
+# The request limits are bytes or counts held as C integers by the compiled
+# parser: anything above this is no limit a server can mean.
+LIMIT_MAX = 2**31 - 1
 
-    @_expects(f"an integer >= {minimum}")
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[Any], int]:
+    what = f"an integer >= {minimum}"
+    if maximum is not None:
+        what = f"an integer from {minimum} to {maximum}"
+    expected = f"expected {what}"
+
+    @_expects(what)
     def parse(value: Any) -> int:
         if isinstance(value, bool):
             raise SettingError(expected)
@@ -116,6 +124,8 @@ def _integer(minimum: int) -> Callable[[Any], int]:
                 except ValueError:
                     raise SettingError(expected) from None
         if not isinstance(value, int) or value < minimum:
+            raise SettingError(expected)
+        if maximum is not None and value > maximum:
             raise SettingError(expected)
         return value
 
@@ -844,7 +854,7 @@ SETTINGS: tuple[Setting, ...] = (
         "limit_request_line",
         "Request limits",
         ("--limit-request-line",),
-        _integer(0),
+        _integer(0, LIMIT_MAX),
         4094,
         "Longest request line in bytes (0: no limit); longer gets 414.",
         metavar="BYTES",
@@ -853,7 +863,7 @@ SETTINGS: tuple[Setting, ...] = (
         "limit_request_fields",
         "Request limits",
         ("--limit-request-fields",),
-        _integer(0),
+        _integer(0, LIMIT_MAX),
         100,
         "Most header fields in one request (0: no limit); more gets 431.",
         metavar="INT",
@@ -862,7 +872,7 @@ SETTINGS: tuple[Setting, ...] = (
         "limit_request_field_size",
         "Request limits",
         ("--limit-request-field-size",),
-        _integer(0),
+        _integer(0, LIMIT_MAX),
         8190,
         "Largest header field (name and value) in bytes (0: no limit); larger gets 431.",
         metavar="BYTES",
@@ -872,7 +882,7 @@ SETTINGS: tuple[Setting, ...] = (
         "limit_request_head",
         "Request limits",
         ("--limit-request-head",),
-        _integer(0),
+        _integer(0, LIMIT_MAX),
         32768,
         "Largest request head (request line and header fields) in bytes, "
         "without the optional whitespace around values (0: no limit); larger "

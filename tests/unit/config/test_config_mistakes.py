@@ -45,6 +45,9 @@ def test_negative_workers_from_each_source(write):
         ("workers = True", "True; expected an integer >= 1"),
         ("timeout = '30s'", "'30s'; expected a number of seconds >= 0"),
         ("keepalive = -1", "-1; expected a number of seconds >= 0"),
+        # The compiled parser holds the request limits as C integers.
+        ("limit_request_line = 2**63", "expected an integer from 0 to 2147483647"),
+        ("limit_request_head = 2**31", "2147483648; expected an integer from 0 to 2147483647"),
         ("bind = 8000", "8000; expected an address like 127.0.0.1:8000"),
         ("bind = ['127.0.0.1:80', 42]", "expected an address like 127.0.0.1:8000"),
         ("pythonpath = 3", "3; expected a list of strings"),
