@@ -18,18 +18,16 @@ N (docs/benchmarks.md has the figures).
 """
 
 import argparse
+import os
+import socket
 import time
 
 from app import app as bench_app
 
 from glade import extensions
 from glade.config.loader import Config
-from glade.http.parser import Limits
 from glade.workers.connection import Connection
-from glade.workers.options import ServingOptions, ServingState
-from glade.wsgi.environ import ErrorStream, environ_template
-from glade.wsgi.file_wrapper import FileWrapper
-from glade.wsgi.proxy import behind_proxy
+from glade.workers.gevent import GeventWorker
 
 KEEP_ALIVE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 CLOSE = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nConnection: close\r\n\r\n"
@@ -77,35 +75,13 @@ class FakeSocket:
 
 
 def serving_setup():
-    """What a gevent worker with the default settings gives each connection."""
-    cfg = Config()
-    app = behind_proxy(
-        bench_app,
-        cfg.secure_scheme_headers,
-        cfg.forwarded_allow_ips,
-        client_headers=cfg.proxy_headers,
-        host_headers=cfg.proxy_host_headers,
-    )
-    options = ServingOptions(
-        app=app,
-        limits=Limits(),
-        header_timeout=cfg.header_timeout,
-        keepalive=cfg.keepalive,
-        body_timeout=cfg.body_timeout,
-        first_byte_timeout=cfg.first_byte_timeout,
-        header_min_rate=cfg.header_min_rate,
-        sweeps_deadlines=True,  # the gevent worker on plain TCP
-    )
-    template = environ_template(
-        server_address=("127.0.0.1", 8000),
-        url_scheme="http",
-        script_name="",
-        multithread=False,
-        multiprocess=False,
-        errors=ErrorStream(),
-        file_wrapper=FileWrapper,
-    )
-    return options, ServingState(lambda: None), template
+    """What a gevent worker with the default settings gives each connection,
+    built by the worker's own code, on a listener of its own."""
+    worker = GeventWorker(Config(), [], age=1, status_fd=-1, master_pid=os.getpid())
+    options = worker.serving_options(bench_app)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        template = worker.environ_template_for(listener)
+    return options, worker.state, template
 
 
 def keep_alive(requests: int, setup, request: bytes = KEEP_ALIVE) -> float:

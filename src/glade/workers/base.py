@@ -123,14 +123,7 @@ class Worker:
             self.tls = server_context(self.cfg)
             switch_identity(self.cfg)  # before any code of the app's runs
             app = self.preloaded_app if self.preloaded_app is not None else load_app(self.cfg)
-            self.app = behind_proxy(
-                app,
-                self.cfg.secure_scheme_headers,
-                self.cfg.forwarded_allow_ips,
-                client_headers=self.cfg.proxy_headers,
-                host_headers=self.cfg.proxy_host_headers,
-            )
-            self.options = self._serving_options()
+            self.options = self.serving_options(app)
             call_hook(self.cfg, "post_worker_init", self)
             if self.cfg.reload:
                 self.watcher = SourceWatcher(self.cfg.reload_extra_files)
@@ -147,7 +140,7 @@ class Worker:
                 + _raised_where()
             )
             return EXIT_BOOT_ERROR
-        self.templates = [self._environ_template(listener) for listener in self.listeners]
+        self.templates = [self.environ_template_for(listener) for listener in self.listeners]
         try:
             return self.serve()
         except WorkerAborted:
@@ -156,7 +149,7 @@ class Worker:
             self.report_stats()  # the last counts: the master keeps them
             statsd.flush()
 
-    def _environ_template(self, listener) -> dict:
+    def environ_template_for(self, listener) -> dict:
         address = listener.getsockname()
         server_address = address[:2] if isinstance(address, tuple) else bound_address(listener)
         return environ_template(
@@ -169,8 +162,16 @@ class Worker:
             file_wrapper=FileWrapper,
         )
 
-    def _serving_options(self) -> ServingOptions:
-        """What every connection of this worker reads, built once."""
+    def serving_options(self, app) -> ServingOptions:
+        """What every connection of this worker reads, built once the app is
+        loaded (bench/connection_path.py builds its connections the same way)."""
+        self.app = behind_proxy(
+            app,
+            self.cfg.secure_scheme_headers,
+            self.cfg.forwarded_allow_ips,
+            client_headers=self.cfg.proxy_headers,
+            host_headers=self.cfg.proxy_host_headers,
+        )
         cfg = self.cfg
         plain_tcp = self.tls is None
         metrics_to_statsd = statsd.client()  # --statsd-host: this worker's own socket
