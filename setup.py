@@ -39,7 +39,18 @@ def warn(message: str) -> None:
 
 
 def source_of(module: str) -> Path:
-    return SOURCE_ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    return extensions["source_of"](module, SOURCE_ROOT / "glade")
+
+
+# A C library a compiled module binds, vendored: its sources are compiled
+# into that module (see vendor/llhttp/README.md).
+LLHTTP = Path("vendor") / "llhttp"
+C_LIBRARIES = {
+    "glade.http.llhttp": {
+        "sources": [str(LLHTTP / "src" / name) for name in ("llhttp.c", "api.c", "http.c")],
+        "depends": [str(LLHTTP / "include" / "llhttp.h")],
+    },
+}
 
 
 def compiled_extensions() -> list[Extension]:
@@ -51,9 +62,29 @@ def compiled_extensions() -> list[Extension]:
     except ImportError:
         warn("Cython is not installed: installing as pure Python")
         return []
-    modules = [
-        Extension(name, [str(source_of(name).relative_to(HERE))]) for name in extensions["COMPILED"]
+    missing = [
+        path
+        for library in C_LIBRARIES.values()
+        for path in (*library["sources"], *library["depends"])
+        if not (HERE / path).is_file()
     ]
+    if missing:
+        warn(f"{missing[0]} is missing: installing as pure Python")
+        return []
+    modules = []
+    for name in extensions["COMPILED"]:
+        library = C_LIBRARIES.get(name, {})
+        sources = [str(source_of(name).relative_to(HERE)), *library.get("sources", ())]
+        # Every module gets llhttp's headers: those that cimport the parser
+        # see the binding's C type (llhttp.pxd), which holds an llhttp_t.
+        modules.append(
+            Extension(
+                name,
+                sources,
+                include_dirs=[str(LLHTTP / "include")],
+                depends=library.get("depends", []),
+            )
+        )
     # The generated C goes to build/, not beside the sources.
     return cythonize(modules, compiler_directives=DIRECTIVES, build_dir="build/cython", quiet=True)
 

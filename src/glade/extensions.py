@@ -42,11 +42,15 @@ from pathlib import Path
 # greenlet waits, and compiled frames there would deepen the C stack each
 # greenlet switch copies and hide the loop's frames from the stacks Glade
 # logs (a stuck worker, --request-timeout), for a gain too small to measure.
+# One of them, glade.http.llhttp, has no pure-Python form: it binds llhttp
+# (vendored in vendor/llhttp) for the compiled parser, and the parser's source
+# uses httptools instead.
 # setup.py reads this tuple (with runpy: this module imports only the
 # standard library), so that it is declared here once.
 COMPILED = (
     "glade.http.connection",
     "glade.http.head_meter",
+    "glade.http.llhttp",
     "glade.http.parser",
     "glade.http.response",
     "glade.wsgi.environ",
@@ -80,9 +84,17 @@ PACKAGE_DIR = Path(os.path.dirname(os.path.abspath(__file__)))
 GLADE_CODE = (os.path.join(PACKAGE_DIR, ""), os.path.join("src", "glade", ""))
 
 
+def source_of(fullname: str, package_dir: Path = PACKAGE_DIR) -> Path:
+    """A compiled module's source: its .py, or its .pyx if it is compiled only."""
+    source = package_dir.joinpath(*fullname.split(".")[1:]).with_suffix(".py")
+    if not source.is_file() and source.with_suffix(".pyx").is_file():
+        return source.with_suffix(".pyx")
+    return source
+
+
 def _files(fullname: str) -> tuple[Path, Path | None]:
     """A compiled module's source, and its extension if there is one."""
-    source = PACKAGE_DIR.joinpath(*fullname.split(".")[1:]).with_suffix(".py")
+    source = source_of(fullname)
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         extension = source.with_suffix(suffix)
         if extension.is_file():
@@ -130,7 +142,10 @@ class _Chooser:
     def find_spec(self, fullname, path, target=None):
         if fullname not in COMPILED or in_use():
             return None
-        return importlib.util.spec_from_file_location(fullname, _files(fullname)[0])
+        source = _files(fullname)[0]
+        if source.suffix != ".py":
+            raise ImportError(f"{fullname} runs compiled only; the compiled modules are not in use")
+        return importlib.util.spec_from_file_location(fullname, source)
 
     def invalidate_caches(self) -> None:
         pass

@@ -84,6 +84,7 @@ def test_a_wheel_built_without_a_c_compiler_is_pure_python(tmp_path):
     shutil.copytree(
         REPO / "src", tree / "src", ignore=shutil.ignore_patterns("*.so", "*.sha256", "__pycache__")
     )
+    shutil.copytree(REPO / "vendor", tree / "vendor")
     env = dict(os.environ, CC="false", LDSHARED="false")
     env.pop("GLADE_NO_EXTENSIONS", None)
     result = subprocess.run(

@@ -4,6 +4,8 @@
 
 cimport cython
 
+from glade.http.llhttp cimport LLHTTPRequestParser
+
 cdef class Request:
     cdef public object method, target, http_version, headers, content_length
     cdef public bint keep_alive, expect_continue, chunked, has_body, upgrade
@@ -16,7 +18,7 @@ cdef class RequestParser:
     cdef public Py_ssize_t _max_line
     cdef public Py_ssize_t _max_field
     cdef public Py_ssize_t _max_fields
-    cdef public object _parser
+    cdef public LLHTTPRequestParser _parser
     cdef public list _events
     cdef public Py_ssize_t _next_index
     cdef public int _state
@@ -40,7 +42,18 @@ cdef class RequestParser:
     cdef public object _body_size
     cdef public Py_ssize_t _trailer_count
     cdef public object _upgrade_body
+    cdef public int _upgrade_stage
 
-    # Called by llhttp for every header: its arguments are llhttp's bytes.
+    cpdef next_event(self)
+    cpdef _reset_head(self)
+
+    # llhttp's callbacks: C calls from llhttp.pyx, with llhttp's bytes.
+    cpdef on_message_begin(self)
+    cpdef on_url(self, bytes url)
     @cython.locals(size=Py_ssize_t, max_field=Py_ssize_t, max_fields=Py_ssize_t)
     cpdef on_header(self, bytes name, bytes value)
+    cpdef on_headers_complete(self)
+    cpdef on_body(self, bytes body)
+    cpdef on_chunk_header(self)
+    cpdef on_chunk_complete(self)
+    cpdef on_message_complete(self)

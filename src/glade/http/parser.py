@@ -27,6 +27,13 @@ import httptools
 from glade.http.errors import HTTPError
 from glade.http.head_meter import HeadMeter, LineKind
 
+try:
+    import cython
+except ImportError:  # Cython is needed to build Glade, not to run it
+    _COMPILED = False
+else:
+    _COMPILED = cython.compiled
+
 
 class _NeedData:
     __slots__ = ()
@@ -153,6 +160,10 @@ _HEAD_FROM_FEED_START = 0  # it started in an earlier feed
 _HEAD_AFTER_EMPTY_LINES = 1  # it started in this feed, after any empty lines
 _HEAD_UNPLACED = 2  # it started after another request in this feed: cannot be placed
 
+# The made-up head _read_body_after_upgrade gives its second parser: its
+# callbacks are not a request's (see _UPGRADE_HEAD).
+_NO_UPGRADE, _UPGRADE_HEAD, _UPGRADE_BODY = range(3)
+
 # Where the body line being received starts, as the last callback of a feed()
 # left it (see _measure_line).
 _LINE_CONTINUES = 0  # no callback in this feed: the line started in an earlier one
@@ -168,6 +179,8 @@ _CONTINUE = b"100-continue"
 _OWS = b" \t"
 _ASTERISK = b"*"
 _MAX_CONTENT_LENGTH = 2**63 - 1
+# Method names as str, decoded once: llhttp knows a few dozen methods.
+_method_names: dict[bytes, str] = {}
 
 # RFC 9112 3.2 and RFC 3986 3.2.2: uri-host [ ":" port ], where uri-host is an
 # IP literal in brackets or a reg-name (IPv4 addresses are reg-names too).
@@ -208,6 +221,7 @@ class RequestParser:
         self._completed_in_feed = False
         self._in_trailers = False
         self._callback_error: HTTPError | None = None
+        self._upgrade_stage = _NO_UPGRADE
         self._reset_head()
 
     def _reset_head(self) -> None:
@@ -309,6 +323,8 @@ class RequestParser:
     # -- httptools callbacks ---------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._upgrade_stage:
+            return  # the made-up head of an Upgrade request's body
         self._state = _HEAD
         # The meter starts only if the head is still unfinished after this
         # feed (_check_head): most heads arrive whole and are never metered.
@@ -316,6 +332,8 @@ class RequestParser:
         self._reset_head()
 
     def on_url(self, url: bytes) -> None:
+        if self._upgrade_stage:
+            return
         self._url += url
         limit = self._max_line
         if limit and len(self._url) > limit:
@@ -323,17 +341,15 @@ class RequestParser:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._line_start = _LINE_AFTER_LF
+        if self._state == _BODY:
+            if self._upgrade_stage != _UPGRADE_HEAD:
+                self._on_trailer(name, value)
+            return
         size = len(name) + len(value) + 2  # as `Name:value` with its CRLF, less one
         max_field = self._max_field
         if max_field and size > max_field:
             self._raise(HTTPError(431, "request header field too large"))
         max_fields = self._max_fields
-        if self._state == _BODY:
-            # A trailer of a chunked body: bounded, then ignored.
-            self._trailer_count += 1
-            if max_fields and self._trailer_count > max_fields:
-                self._raise(HTTPError(431, "too many trailer fields"))
-            return
         headers = self._headers
         if max_fields and len(headers) >= max_fields:
             self._raise(HTTPError(431, "too many request header fields"))
@@ -352,8 +368,20 @@ class RequestParser:
             elif lowered == _EXPECT:
                 self._expect.append(value)
 
+    def _on_trailer(self, name: bytes, value: bytes) -> None:
+        """A trailer of a chunked body: bounded, then ignored."""
+        max_field = self._max_field
+        if max_field and len(name) + len(value) + 2 > max_field:
+            self._raise(HTTPError(431, "request header field too large"))
+        self._trailer_count += 1
+        max_fields = self._max_fields
+        if max_fields and self._trailer_count > max_fields:
+            self._raise(HTTPError(431, "too many trailer fields"))
+
     def on_headers_complete(self) -> None:
         self._line_start = _LINE_AFTER_LF
+        if self._upgrade_stage:
+            return
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
@@ -364,7 +392,10 @@ class RequestParser:
                 self._raise(HTTPError(400, "request line without an HTTP/1.x version"))
             else:
                 self._raise(HTTPError(505, "HTTP version not supported"))
-        method = parser.get_method().decode("ascii")
+        raw_method = parser.get_method()
+        method = _method_names.get(raw_method)
+        if method is None:
+            method = _method_names[raw_method] = raw_method.decode("ascii")
         url = self._url
         max_line = self._max_line
         request_line_size = len(method) + len(url) + 10  # version and CRLF, no spaces
@@ -469,6 +500,11 @@ class RequestParser:
         self._in_trailers = False
 
     def on_message_complete(self) -> None:
+        if self._upgrade_stage == _UPGRADE_BODY:
+            self._events.append(END_OF_MESSAGE)
+            self._state = _IDLE
+            self._dead = True
+            raise _StopParsing  # whatever follows is the other protocol's
         if self._upgrade_body is not None:
             return  # the body comes from _read_body_after_upgrade
         self._events.append(END_OF_MESSAGE)
@@ -552,24 +588,24 @@ class RequestParser:
     # -- Upgrade requests with a body --------------------------------------
 
     def _read_body_after_upgrade(self, request: Request, rest: bytes) -> None:
-        """Parse the body httptools skipped with a second parser.
+        """Parse the body llhttp skipped with a second parser.
 
-        It is given a head with the same framing; its callbacks reach ours
-        only once that head is done.
+        It is given a head with the same framing, whose callbacks the
+        callbacks above pass over (_UPGRADE_HEAD); then the body's reach
+        them as any body's would, and its end is the end of what this
+        connection parses (_UPGRADE_BODY).
         """
         if request.chunked:
             framing = b"Transfer-Encoding: chunked"
         else:
             framing = b"Content-Length: %d" % request.content_length
-        self._parser = _new_llhttp(_UpgradeBodyReader(self))
+        self._upgrade_body = None
+        self._parser = _new_llhttp(self)
+        self._upgrade_stage = _UPGRADE_HEAD
         self._parser.feed_data(b"POST / HTTP/1.1\r\nHost: upgrade\r\n" + framing + b"\r\n\r\n")
+        self._upgrade_stage = _UPGRADE_BODY
         if rest:
             self.feed(rest)
-
-    def _upgrade_body_complete(self) -> None:
-        self._events.append(END_OF_MESSAGE)
-        self._state = _IDLE
-        self._dead = True
 
     # -- errors ----------------------------------------------------------
 
@@ -585,46 +621,24 @@ class RequestParser:
         self._dead = True
 
 
-class _UpgradeBodyReader:
-    """Callbacks of the parser that reads an Upgrade request's body."""
-
-    __slots__ = ("_head_done", "_owner")
-
-    def __init__(self, owner: RequestParser) -> None:
-        self._owner = owner
-        self._head_done = False
-
-    def on_headers_complete(self) -> None:
-        self._head_done = True
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._head_done:  # a trailer
-            self._owner.on_header(name, value)
-
-    def on_body(self, body: bytes) -> None:
-        self._owner.on_body(body)
-
-    def on_chunk_header(self) -> None:
-        self._owner.on_chunk_header()
-
-    def on_chunk_complete(self) -> None:
-        self._owner.on_chunk_complete()
-
-    def on_message_complete(self) -> None:
-        self._owner._upgrade_body_complete()
-        raise _StopParsing  # whatever follows is the other protocol's
-
-
 class _StopParsing(Exception):
     pass
 
 
-def _new_llhttp(callbacks):
+if _COMPILED:
+    # Compiled, the parser calls this module's callbacks as C functions
+    # (llhttp.pyx); as pure Python, through httptools.
+    from glade.http.llhttp import LLHTTPRequestParser as _LLHTTPParser
+else:
+    _LLHTTPParser = httptools.HttpRequestParser
+
+
+def _new_llhttp(owner: RequestParser):
     """An llhttp parser, strict but for what RFC 9112 allows and llhttp
     refuses by default: whitespace before a chunk extension (`5 ;a=b`,
     7.1.1's BWS) and versions other than 1.0 and 1.1, which on_headers_complete
     answers itself (RFC 9110 2.5: HTTP/1.2 is read as 1.1)."""
-    parser = httptools.HttpRequestParser(callbacks)
+    parser = _LLHTTPParser(owner)
     parser.set_dangerous_leniencies(lenient_spaces_after_chunk_size=True, lenient_version=True)
     return parser
 
