@@ -46,9 +46,11 @@ soak: $(STAMP)
 fleet: $(STAMP)
 	GLADE_FLEET_ROUNDS=6 GLADE_FLEET_CLIENTS=24 $(BIN)/python -m pytest -q -s tests/fleet
 
-# Hostile clients: the differential test against h11 with many more examples,
-# then atheris on the HTTP connection for FUZZ_SECONDS, its corpus kept in
-# .fuzz/ between runs; a crash is written there as .fuzz/crash-<sha1>.
+# Hostile clients: the differential tests (against h11, and the compiled
+# parser's llhttp binding against httptools) with many more examples, then
+# atheris on the HTTP connection's source for FUZZ_SECONDS, its corpus kept in
+# .fuzz/ between runs (a crash is written there as .fuzz/crash-<sha1>), then
+# that corpus read by the compiled parser and the source alike.
 # GLADE_FUZZ_COLLECT is read by the target: see tests/fuzz/fuzz_connection.py
 # and tests/fuzz/crashes/README.md.
 FUZZ_SECONDS ?= 600
@@ -60,10 +62,13 @@ $(FUZZ_STAMP): $(STAMP)
 	touch $(FUZZ_STAMP)
 
 fuzz: $(FUZZ_STAMP)
-	GLADE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/unit/http/test_differential_h11.py
+	GLADE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q \
+		tests/unit/http/test_differential_h11.py tests/unit/http/test_llhttp_binding.py
 	mkdir -p .fuzz/corpus
 	$(BIN)/python tests/fuzz/fuzz_connection.py .fuzz/corpus tests/fuzz/seeds \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=30 -artifact_prefix=.fuzz/
+	GLADE_FUZZ_CORPUS=.fuzz/corpus $(BIN)/python -m pytest -q \
+		tests/unit/http/test_llhttp_binding.py -k fuzzing_corpus
 
 lint: $(STAMP)
 	$(BIN)/ruff check setup.py src tests bench examples

@@ -66,6 +66,8 @@ cdef class LLHTTPRequestParser:
     # the next header starts, or the head or a chunk ends.
     cdef bytes _name
     cdef bytes _value
+    # What a callback raised, until feed_data() raises the error it caused.
+    cdef object _callback_error
 
     cpdef get_http_version(self)
     cpdef get_method(self)

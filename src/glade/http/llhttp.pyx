@@ -17,6 +17,7 @@ cpdef methods, the settings are one static struct, and llhttp's state lives
 inside this object.
 """
 
+cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from libc.stdint cimport uint8_t
@@ -41,6 +42,9 @@ cdef str _HTTP_10 = "1.0"
 cdef list _method_names = [None] * 256
 
 
+# Its callbacks call `_owner` unchecked: the garbage collector must never set
+# it to None (the owner's own clearing breaks their cycle).
+@cython.no_gc_clear
 cdef class LLHTTPRequestParser:
     """One connection's llhttp parser, reporting to its RequestParser."""
 
@@ -50,7 +54,8 @@ cdef class LLHTTPRequestParser:
         self._owner = owner
 
     def set_dangerous_leniencies(self, lenient_version=None, lenient_spaces_after_chunk_size=None):
-        """The two of httptools' leniencies parser.py uses, by the same names."""
+        """The two of httptools' leniencies parser.py uses, by the same names
+        (any other is a TypeError)."""
         if lenient_version is not None:
             llhttp_set_lenient_version(&self._parser, lenient_version)
         if lenient_spaces_after_chunk_size is not None:
@@ -85,14 +90,19 @@ cdef class LLHTTPRequestParser:
         cdef Py_buffer view
         cdef const char* start
         cdef llhttp_errno_t error
+        cdef Py_ssize_t parsed = -1  # where an upgrade's bytes end
         if PyBytes_CheckExact(data):
             start = PyBytes_AS_STRING(data)
             error = llhttp_execute(&self._parser, start, <size_t>PyBytes_GET_SIZE(data))
+            if error == HPE_PAUSED_UPGRADE:
+                parsed = llhttp_get_error_pos(&self._parser) - start
         else:
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             try:
                 start = <const char*>view.buf
                 error = llhttp_execute(&self._parser, start, <size_t>view.len)
+                if error == HPE_PAUSED_UPGRADE:
+                    parsed = llhttp_get_error_pos(&self._parser) - start
             finally:
                 PyBuffer_Release(&view)
         if error == HPE_OK:
@@ -100,10 +110,15 @@ cdef class LLHTTPRequestParser:
         if error == HPE_PAUSED_UPGRADE and self._parser.upgrade == 1:
             # As httptools does: the parser is free again at once, and the
             # exception says where the request's bytes end.
-            offset = llhttp_get_error_pos(&self._parser) - start
             llhttp_resume_after_upgrade(&self._parser)
-            raise HttpParserUpgrade(offset)
-        raise _error_for(&self._parser, error)
+            raise HttpParserUpgrade(parsed)
+        exception = _error_for(&self._parser, error)
+        if self._callback_error is not None:
+            # What a callback raised, as httptools chains it: for a bug's trace.
+            if isinstance(exception, HttpParserCallbackError):
+                exception.__context__ = self._callback_error
+            self._callback_error = None
+        raise exception
 
     cdef int _hand_over_header(self) except -1:
         if self._value is not None:
@@ -131,26 +146,30 @@ cdef object _error_for(llhttp_t* parser, llhttp_errno_t error):
     return HttpParserError(reason)
 
 
-# llhttp's callbacks. An exception from RequestParser stops llhttp (the
-# error code and reason are httptools'); RequestParser keeps the error it
-# raised itself, so the exception object is not needed here.
+# llhttp's callbacks. An exception from RequestParser stops llhttp with
+# httptools' error code and reason, and is kept to be chained to the error
+# feed_data() raises, as httptools does.
 
 cdef inline LLHTTPRequestParser _of(llhttp_t* parser):
     return <LLHTTPRequestParser>parser.data
 
 
 cdef int _on_message_begin(llhttp_t* parser) noexcept:
+    cdef LLHTTPRequestParser self = _of(parser)
     try:
-        _of(parser)._owner.on_message_begin()
-    except BaseException:
+        self._owner.on_message_begin()
+    except BaseException as error:
+        self._callback_error = error
         return -1
     return 0
 
 
 cdef int _on_url(llhttp_t* parser, const char* at, size_t length) noexcept:
+    cdef LLHTTPRequestParser self = _of(parser)
     try:
-        _of(parser)._owner.on_url(at[:length])
-    except BaseException:
+        self._owner.on_url(at[:length])
+    except BaseException as error:
+        self._callback_error = error
         llhttp_set_error_reason(parser, "`on_url` callback error")
         return HPE_USER
     return 0
@@ -164,7 +183,8 @@ cdef int _on_header_field(llhttp_t* parser, const char* at, size_t length) noexc
             self._name = at[:length]
         else:
             self._name += at[:length]
-    except BaseException:
+    except BaseException as error:
+        self._callback_error = error
         llhttp_set_error_reason(parser, "`on_header_field` callback error")
         return HPE_USER
     return 0
@@ -177,7 +197,8 @@ cdef int _on_header_value(llhttp_t* parser, const char* at, size_t length) noexc
             self._value = at[:length]
         else:
             self._value += at[:length]
-    except BaseException:
+    except BaseException as error:
+        self._callback_error = error
         llhttp_set_error_reason(parser, "`on_header_value` callback error")
         return HPE_USER
     return 0
@@ -188,36 +209,42 @@ cdef int _on_headers_complete(llhttp_t* parser) noexcept:
     try:
         self._hand_over_header()
         self._owner.on_headers_complete()
-    except BaseException:
+    except BaseException as error:
+        self._callback_error = error
         return -1
     # As httptools: an Upgrade request's body is not read (parser.py reads it).
     return 1 if parser.upgrade else 0
 
 
 cdef int _on_body(llhttp_t* parser, const char* at, size_t length) noexcept:
+    cdef LLHTTPRequestParser self = _of(parser)
     try:
-        _of(parser)._owner.on_body(at[:length])
-    except BaseException:
+        self._owner.on_body(at[:length])
+    except BaseException as error:
+        self._callback_error = error
         llhttp_set_error_reason(parser, "`on_body` callback error")
         return HPE_USER
     return 0
 
 
 cdef int _on_message_complete(llhttp_t* parser) noexcept:
+    cdef LLHTTPRequestParser self = _of(parser)
     try:
-        _of(parser)._owner.on_message_complete()
-    except BaseException:
+        self._owner.on_message_complete()
+    except BaseException as error:
+        self._callback_error = error
         return -1
     return 0
 
 
 cdef int _on_chunk_header(llhttp_t* parser) noexcept:
     cdef LLHTTPRequestParser self = _of(parser)
-    if self._name is not None or self._value is not None:
-        return -1  # httptools' "invalid headers state"
     try:
+        if self._name is not None or self._value is not None:
+            raise HttpParserError("invalid headers state")  # as httptools
         self._owner.on_chunk_header()
-    except BaseException:
+    except BaseException as error:
+        self._callback_error = error
         return -1
     return 0
 
@@ -227,7 +254,8 @@ cdef int _on_chunk_complete(llhttp_t* parser) noexcept:
     try:
         self._hand_over_header()
         self._owner.on_chunk_complete()
-    except BaseException:
+    except BaseException as error:
+        self._callback_error = error
         return -1
     return 0
 

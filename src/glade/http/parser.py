@@ -270,8 +270,11 @@ class RequestParser:
             return
         self._line_start = _LINE_CONTINUES
         self._completed_in_feed = False
+        # A local holds llhttp's parser for as long as it runs, whatever a
+        # callback does with `_parser`.
+        parser = self._parser
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             # CONNECT or `Connection: upgrade`: the request itself was queued;
             # what follows its body is not HTTP/1.1, so nothing more comes out.
@@ -283,7 +286,7 @@ class RequestParser:
         except httptools.HttpParserError as error:
             if not self._dead:  # not the end of an upgrade request's body
                 callback_error, self._callback_error = self._callback_error, None
-                self._fail(callback_error or _describe_parser_error(error, self._parser))
+                self._fail(callback_error or _describe_parser_error(error, parser))
             return
         if self._state != _IDLE:
             self._check_incomplete(data)
@@ -600,9 +603,10 @@ class RequestParser:
         else:
             framing = b"Content-Length: %d" % request.content_length
         self._upgrade_body = None
-        self._parser = _new_llhttp(self)
+        self._line_bytes = 0  # an earlier request's line is not this body's
+        parser = self._parser = _new_llhttp(self)
         self._upgrade_stage = _UPGRADE_HEAD
-        self._parser.feed_data(b"POST / HTTP/1.1\r\nHost: upgrade\r\n" + framing + b"\r\n\r\n")
+        parser.feed_data(b"POST / HTTP/1.1\r\nHost: upgrade\r\n" + framing + b"\r\n\r\n")
         self._upgrade_stage = _UPGRADE_BODY
         if rest:
             self.feed(rest)

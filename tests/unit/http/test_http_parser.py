@@ -751,6 +751,16 @@ def test_upgrade_request_with_truncated_body_is_400_at_eof(parse):
     assert summary(parse(data, eof=True)) == [("POST", b"/"), b"abcd", 400]
 
 
+def test_an_upgrade_body_line_is_measured_from_its_own_start():
+    """A long trailer line of an earlier request (still unfinished at the end
+    of a read) is not counted into the chunk size line of an Upgrade
+    request's body, when that request's head ends exactly at a read's end."""
+    first = post_chunked(b"0\r\nX-T: " + b"a" * 8000)
+    upgrade = post_chunked(b"", "Connection: upgrade", "Upgrade: h2c")
+    events = run([first, b"\r\n\r\n" + upgrade, b"5;" + b"e" * 300])
+    assert summary(events) == [("POST", b"/"), "end", ("POST", b"/")]
+
+
 def test_connect_request_comes_out_then_the_parser_is_dead(parse):
     data = head("Host: example.com:443", request="CONNECT example.com:443")
     events = parse(data + b"\x16\x03\x01 tunnel bytes")

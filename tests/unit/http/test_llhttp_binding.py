@@ -7,7 +7,8 @@ everything a caller can see must be equal after every read: the events
 (each request's fields, each body piece, the end of each message, the error
 and its reason) and the parser's `in_message` and `dead`. The bytes are the
 h11 differential test's grammar of valid requests and its broken ones, its
-smuggling shapes, and requests that reach each size limit.
+smuggling shapes, requests that reach each size limit, and the fuzzing
+corpus (tests/fuzz/seeds, and the corpus `make fuzz` grew).
 
 Runs when the extensions are built (`make` builds them) and httptools
 vendors the same llhttp as Glade: the pure-Python RequestParser is loaded
@@ -17,6 +18,7 @@ from its source beside the compiled one.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -130,6 +132,99 @@ def check_alike(data: bytes, cuts: list[int]) -> None:
         )
 
 
+# -- what RequestParser is told: the callbacks, one by one ----------------------
+
+CALLBACKS = (
+    "on_message_begin",
+    "on_url",
+    "on_header",
+    "on_headers_complete",
+    "on_body",
+    "on_chunk_header",
+    "on_chunk_complete",
+    "on_message_complete",
+)
+
+
+def _recording(base: type) -> type:
+    """An owner that logs every callback and raises `error` at call `fail_at`."""
+
+    class Recording(base):
+        def __init__(self, fail_at: int | None, error: type[BaseException]) -> None:
+            if base is not object:
+                super().__init__()
+            self.log: list[tuple] = []
+            self.calls = 0
+            self.fail_at = fail_at
+            self.error = error
+
+    def callback(name: str):
+        def record(self, *args) -> None:
+            self.calls += 1
+            self.log.append((name, *(bytes(arg) for arg in args)))
+            if self.calls == self.fail_at:
+                raise self.error(name)
+
+        return record
+
+    for name in CALLBACKS:
+        setattr(Recording, name, callback(name))
+    return Recording
+
+
+# The binding's owner must be a RequestParser (its callbacks are C calls into
+# one); a subclass's Python methods are called through them all the same.
+RecordingRequestParser = _recording(compiled.RequestParser)
+RecordingOwner = _recording(object)
+AS_BUFFER = {"bytes": bytes, "bytearray": bytearray, "memoryview": memoryview}
+
+
+def callbacks(new_parser, owner_class, pieces, kinds, fail_at, error) -> tuple:
+    """The callbacks, and after each feed its outcome and the parser's answers."""
+    owner = owner_class(fail_at, error)
+    parser = new_parser(owner)
+    parser.set_dangerous_leniencies(lenient_version=True, lenient_spaces_after_chunk_size=True)
+    outcomes: list = []
+    for piece, kind in zip(pieces, kinds, strict=True):
+        try:
+            parser.feed_data(AS_BUFFER[kind](piece))
+            outcomes.append("fed")
+        except httptools.HttpParserUpgrade as upgrade:
+            outcomes.append(("upgrade", upgrade.args))
+        except httptools.HttpParserError as failure:
+            context = failure.__context__
+            outcomes.append((type(failure).__name__, failure.args, repr(context)))
+        outcomes.append(
+            (
+                parser.get_method(),
+                parser.get_http_version(),
+                parser.should_keep_alive(),
+                parser.should_upgrade(),
+            )
+        )
+    return owner.log, outcomes
+
+
+@given(
+    broken_stream(),
+    st.lists(st.integers(0, 10_000)),
+    st.lists(st.sampled_from(sorted(AS_BUFFER)), min_size=1),
+    st.none() | st.integers(1, 40),
+    st.sampled_from([ValueError, KeyboardInterrupt]),
+)
+@FUZZ_SETTINGS
+def test_the_binding_calls_back_as_httptools_does(data, cuts, kinds, fail_at, error):
+    """Below RequestParser: the same callbacks with the same bytes at the
+    same moments, the same exceptions (what a callback raised chained to
+    them), the same answers to the parser's queries; from bytes, bytearray
+    and memoryview alike."""
+    pieces = [*split(data, cuts), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"]
+    kinds = [kinds[index % len(kinds)] for index in range(len(pieces))]
+    ours = callbacks(compiled._LLHTTPParser, RecordingRequestParser, pieces, kinds, fail_at, error)
+    theirs = callbacks(httptools.HttpRequestParser, RecordingOwner, pieces, kinds, fail_at, error)
+    assert ours == theirs
+
+
 def test_the_compiled_parser_uses_the_binding_and_the_source_httptools():
     assert compiled._LLHTTPParser.__module__ == "glade.http.llhttp"
     assert pure._LLHTTPParser is httptools.HttpRequestParser
@@ -185,3 +280,41 @@ def test_an_upgrade_body_is_read_then_nothing_more():
     ]
     assert events[1] == ("Body", b"abc")
     assert events[-1] == ("state", False, True)
+
+
+FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
+
+
+def _reads_of(sizes: bytes, length: int) -> list[int]:
+    """Where the reads end, as tests/fuzz/fuzz_connection.py splits a payload:
+    its control bytes 1-7 are the read sizes, used in turn (0: the rest)."""
+    cuts, position = [], 0
+    for turn in range(length):
+        size = sizes[turn % len(sizes)]
+        if not size:
+            break
+        position += size
+        if position >= length:
+            break
+        cuts.append(position)
+    return cuts
+
+
+def test_the_fuzzing_corpus_reads_alike():
+    """The fuzzer's seeds and findings (it runs the source: coverage is
+    Python's), read by the compiled parser too. GLADE_FUZZ_CORPUS names a
+    grown corpus."""
+    folders = [FUZZ / "seeds", FUZZ / "crashes"]
+    if os.environ.get("GLADE_FUZZ_CORPUS"):
+        folders.append(Path(os.environ["GLADE_FUZZ_CORPUS"]))
+    inputs = sorted(
+        path
+        for folder in folders
+        for path in folder.iterdir()
+        if path.is_file() and not path.suffix  # not the findings' README.md
+    )
+    assert len(inputs) >= 10, inputs
+    for path in inputs:
+        data = path.read_bytes()
+        payload = data[8:]
+        check_alike(payload, _reads_of(data[1:8] or b"\0", len(payload)))
