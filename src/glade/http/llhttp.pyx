@@ -8,7 +8,8 @@ same things to RequestParser: the same callbacks, called at the same
 moments (a header is handed over when the next one starts, or the head or a
 chunk ends, as httptools does), the same queries and the same exceptions
 with the same messages. tests/unit/http/test_llhttp_binding.py checks that
-both give the same events for the same bytes, however they are split.
+both make the same callbacks and give the same events for the same bytes,
+however they are split.
 
 What it saves is the cost of httptools' generality, paid per request: a
 bound method looked up for each callback of each new parser, and a Python

@@ -1,4 +1,8 @@
-"""Request parsing on httptools (llhttp), plus the rules llhttp leaves to us.
+"""Request parsing on llhttp, plus the rules llhttp leaves to us.
+
+llhttp is driven through httptools, or, when this module is compiled,
+through Glade's own binding of it with httptools' interface (llhttp.pyx):
+the code below is the same for both.
 
 llhttp is strict about framing (CL with TE, duplicate Content-Length,
 obs-fold, bare CR or LF, invalid chunk sizes ...). It accepts a few things a
@@ -323,7 +327,7 @@ class RequestParser:
             return event
         return NEED_DATA
 
-    # -- httptools callbacks ---------------------------------------------
+    # -- llhttp's callbacks (through httptools or llhttp.pyx) ----------------
 
     def on_message_begin(self) -> None:
         if self._upgrade_stage:
