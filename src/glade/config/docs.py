@@ -182,6 +182,9 @@ def _entry(setting: Setting) -> str:
             lines += ["Command line only.", ""]
         elif not setting.in_file:
             lines += ["Command line and environment only.", ""]
+        if setting.expects and not setting.is_action:
+            accepts = f"Accepts {setting.expects}"
+            lines += [_wrap(accepts if accepts.endswith(".") else accepts + "."), ""]
     lines.append(_wrap(setting.doc))
     if setting.gunicorn_flags:
         spelled = ", ".join(f"`{flag}`" for flag in setting.gunicorn_flags)
@@ -274,6 +277,8 @@ def _text_entry(setting: Setting, indent: str, width: int) -> str:
             ("Config key", key),
             ("Default", format_default(setting)),
         ]
+        if setting.expects and not setting.is_action:
+            facts.append(("Accepts", setting.expects))
     lines = [setting.name]
     lines += [f"{indent}{name + ':':13} {value}" for name, value in facts]
     text = setting.doc

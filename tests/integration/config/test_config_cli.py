@@ -259,6 +259,8 @@ def test_help_settings_prints_every_setting_in_full(tmp_path):
             if setting.in_file:
                 assert facts["Config key"] == setting.name
             assert facts["Default"] == format_default(setting), setting.name
+            if not setting.is_action:
+                assert facts["Accepts"] == setting.expects, setting.name
         doc = " ".join(setting.doc.replace("`", "").split())
         assert doc in " ".join(lines), setting.name
 

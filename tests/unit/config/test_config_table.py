@@ -194,6 +194,17 @@ def test_docs_are_generated_from_the_table():
     assert "`WEB_CONCURRENCY`" in text and "`PORT`" in text
 
 
+def test_docs_say_what_each_setting_accepts():
+    """The range of a bounded setting (the request limits) is in its entry,
+    as the error for a value outside it says."""
+    text = " ".join(render().split())
+    entry = text.split("### `limit_request_line`", 1)[1].split("###", 1)[0]
+    assert "Accepts an integer from 0 to 2147483647." in entry
+    for setting in SETTINGS:
+        if setting.hook_args is None and not setting.is_action:
+            assert f"Accepts {setting.expects}" in text, setting.name
+
+
 def test_docs_settings_md_is_fresh():
     """Fails when the table changed and docs/settings.md was not regenerated."""
     path = REPO / "docs" / "settings.md"
