@@ -15,6 +15,7 @@ import argparse
 import os
 import resource
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +65,11 @@ def parse_args(argv):
     p.add_argument("--results-dir", default=str(BENCH_DIR / "results"))
     p.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     p.add_argument("--keep-logs", action="store_true", help="keep server logs in results")
+    p.add_argument(
+        "--per-core",
+        action="store_true",
+        help="each server, its every process and thread, on one CPU and wrk on another",
+    )
     p.add_argument("--ready-timeout", type=float, default=30.0, help="s to wait for a server")
     p.add_argument("--stop-timeout", type=float, default=10.0, help="s from SIGTERM to SIGKILL")
     args = p.parse_args(argv)
@@ -77,7 +83,28 @@ def parse_args(argv):
     args.glade_python = os.path.abspath(args.glade_python or sys.executable)
     if min([*args.workers, args.rounds, args.duration]) < 1 or args.warmup < 0:
         p.error("--workers, --rounds and --duration must be >= 1, --warmup >= 0")
+    args.cpus = None
+    if args.per_core:
+        args.cpus = _cpus_for_per_core(p)
     return args
+
+
+def _cpus_for_per_core(parser):
+    """(the server's CPU, wrk's CPU) for --per-core: two CPUs this process may use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        parser.error(f"--per-core needs two CPUs; this process may use {len(allowed)}")
+    if not shutil.which("taskset"):
+        parser.error("--per-core needs taskset (util-linux): apt-get install -y util-linux")
+    return allowed[1], allowed[0]
+
+
+def pinned(cmd, cpu):
+    """`cmd` run on `cpu` only, it and everything it starts (taskset's affinity is
+    inherited by every child process and thread)."""
+    if cpu is None:
+        return cmd
+    return ["taskset", "-c", str(cpu), *cmd]
 
 
 def _pick(text, known, parser):
@@ -183,6 +210,7 @@ def _load(ctx, port, workload, duration):
     script = BENCH_DIR / workload.script if workload.script else None
     url = f"http://127.0.0.1:{port}{workload.path}"
     cmd = wrk.command(ctx.wrk, url, workload.connections, duration, workload.headers, script)
+    cmd = pinned(cmd, ctx.args.cpus and ctx.args.cpus[1])
     result, _raw = wrk.run(cmd, duration)
     return result, cmd
 
@@ -198,6 +226,7 @@ def measure(ctx, workers, workload, round_no, name):
     port = procs.free_port()
     python = ctx.python[server.runtime]
     cmd = servers.command(name, python, port, workers, BENCH_DIR, workload.app)
+    cmd = pinned(cmd, ctx.args.cpus and ctx.args.cpus[0])
     row["command"] = shlex.join(str(part) for part in cmd)
     log_path = ctx.log_dir / f"{name}-w{workers}-{workload.key}-r{round_no}.log"
     timeouts = (ctx.args.ready_timeout, ctx.args.stop_timeout)
@@ -338,10 +367,14 @@ def write_results(args, rows, info, anchors_python):
     started = info["timestamp"]
     summary = report.summarize(rows)
     print(report.table(summary, {k: WORKLOADS[k] for k in args.workloads}))
+    if args.cpus is not None:
+        print(f"\nper core: each server had CPU {args.cpus[0]} alone, wrk CPU {args.cpus[1]}")
     results_dir = Path(args.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     json_path = results_dir / f"results-{started}.json"
     settings = {k: getattr(args, k) for k in ("rounds", "duration", "warmup", "workers")}
+    if args.cpus is not None:
+        settings["per_core"] = {"server_cpu": args.cpus[0], "wrk_cpu": args.cpus[1]}
     document = {
         "timestamp": started,
         "argv": sys.argv[1:],
@@ -389,6 +422,9 @@ def main(argv=None):
     steps = plan(args, chosen)
     per_step = args.duration + args.warmup + START_OVERHEAD_S
     log(f"{len(steps)} measurements, about {len(steps) * per_step / 60:.1f} min: {chosen}")
+    if args.cpus is not None:
+        server_cpu, wrk_cpu = args.cpus
+        log(f"per core: every server on CPU {server_cpu} (all its threads), wrk on CPU {wrk_cpu}")
     info["loadavg_start"] = warn_if_busy()
     with tempfile.TemporaryDirectory(prefix="glade-bench-") as tmp:
         keep = Path(args.results_dir) / f"logs-{info['timestamp']}"

@@ -10,6 +10,7 @@ bench/README.md).
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,25 @@ def _quick_run(tmp_path, *options):
     assert done.returncode == 0, done.stdout + done.stderr
     (json_path,) = tmp_path.glob("results-*.json")
     return json.loads(json_path.read_text())["summary"]
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2 or not shutil.which("taskset"),
+    reason="--per-core needs two CPUs and taskset",
+)
+def test_per_core_runs_each_server_and_wrk_on_a_cpu_of_its_own(tmp_path):
+    """--per-core: the server (every process and thread of it) on one CPU,
+    wrk on another, as the stored command lines and settings say."""
+    _quick_run(tmp_path, "--servers", "ceiling", "--per-core", "--no-chart")
+    (json_path,) = tmp_path.glob("results-*.json")
+    document = json.loads(json_path.read_text())
+    server_cpu, wrk_cpu = sorted(os.sched_getaffinity(0))[1::-1]
+    assert document["settings"]["per_core"] == {"server_cpu": server_cpu, "wrk_cpu": wrk_cpu}
+    (row,) = document["measurements"]
+    assert row["command"].startswith(f"taskset -c {server_cpu} "), row["command"]
+    assert row["wrk"].startswith(f"taskset -c {wrk_cpu} "), row["wrk"]
+    assert row["requests_per_sec"] > 0, row
 
 
 @pytest.mark.timeout(1500)
