@@ -4,6 +4,7 @@ serving the next client."""
 
 from __future__ import annotations
 
+import select
 import time
 
 import pytest
@@ -231,6 +232,26 @@ def test_trickled_request_head_gets_408(server):
         elapsed = time.monotonic() - started
     assert elapsed < 2.5, f"a trickling client was kept {elapsed:.2f} s"
     assert [r.status for r in split_responses(answer)] == [408]
+
+
+def test_a_client_still_sending_its_head_reads_the_408(server):
+    """The head timed out while the client was still sending it, and it goes
+    on sending a little after the 408 arrived: it reads the 408, not a reset
+    (the close lingers, reading what comes). Five times in a row."""
+    for _ in range(5):
+        with server.connect(timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            while time.monotonic() - started < 4:  # --header-timeout 1
+                sock.sendall(b"X-Slow: 1\r\n")
+                readable, _, _ = select.select([sock], [], [], 0.1)
+                if readable:  # the 408 is here
+                    break
+            for _ in range(2):
+                time.sleep(0.1)
+                sock.sendall(b"X-Slow: 1\r\n")
+            answer = read_until_close(sock, timeout=5)
+        assert [r.status for r in split_responses(answer)] == [408], answer
 
 
 @pytest.mark.parametrize("worker_class", ["gevent"], indirect=True)

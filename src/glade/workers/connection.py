@@ -25,7 +25,10 @@ make gevent create and cancel a timer on every wait, which costs more than
 parsing a small request. Instead each connection records when its current
 wait must end (`deadline`), and one sweeper greenlet per worker shuts down
 the sockets whose moment has passed (workers/gevent_serving.py); the
-waiting greenlet wakes with an error and reports the timeout. Elsewhere
+waiting greenlet wakes with an error and reports the timeout. A request
+head that is too slow is the exception: its wait ends with TimeoutError
+thrown into the greenlet, so that the socket stays open for reading while
+the 408 goes out and the close lingers. Elsewhere
 (TLS, whose state a shutdown would break; the sync worker) socket timeouts
 bound each wait.
 """

@@ -194,8 +194,7 @@ class GeventServer:
                 if client is None:
                     return
             connection = Connection(client, remote, options, self.state, template)
-            if options.request_timeout:
-                connection.task = gevent.getcurrent()
+            connection.task = gevent.getcurrent()
             connection.serve(accepted_at)
         except WorkerAborted:
             # The stack is logged; the rest of the worker stops now.
@@ -238,7 +237,11 @@ class GeventServer:
                 deadline = connection.deadline
                 if not deadline:
                     continue
-                if deadline <= now or (
+                if deadline <= now and connection.head_since and not connection.writing:
+                    # A request head too slow: its 408 follows, with a lingering
+                    # close that must still read what the client sends.
+                    run_callback(_end_head_wait, connection, deadline)
+                elif deadline <= now or (
                     draining
                     and connection.idle_since
                     and now >= connection.idle_since + grace
@@ -365,6 +368,21 @@ def _end_request(connection, deadline: float) -> None:
     stack = connection.request_stack(task.gr_frame)
     connection.app_deadline = 0.0  # raised once; the request's cleanup is not timed
     task.throw(RequestTimedOut(stack))
+
+
+def _end_head_wait(connection, deadline: float) -> None:
+    """End a wait for more of a request head with TimeoutError, thrown into
+    its greenlet from the hub (as _end_request does), not by shutting the
+    socket for reading as expire() does: after that shutdown, the kernel
+    answers any further byte from the client with a reset, which destroys
+    the 408 before the client reads it, while the client is still sending.
+    The very same deadline object means the very same wait (each recv sets
+    its own), so a wait that ended meanwhile is left alone."""
+    task = connection.task
+    if connection.deadline is not deadline or task is None or task.dead:
+        return
+    connection.deadline = 0.0
+    task.throw(TimeoutError("request head timed out"))
 
 
 def _waiting_since(connection) -> float:
