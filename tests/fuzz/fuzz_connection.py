@@ -313,7 +313,7 @@ def serve(data: bytes) -> None:
     wire.check_readable(server_closed=http.phase is Phase.CLOSING)
     http.close()
     if not control[0] & 2:  # h11 has no limits to compare with tight ones
-        compare_with_h11(payload, cut_points(control[1:], len(payload)))
+        compare_with_h11(payload, differential.read_ends(control[1:], len(payload)))
 
 
 UNEXPLAINED_SHOWN = 20
@@ -332,20 +332,6 @@ def compare_with_h11(payload: bytes, cuts: list[int]) -> None:
     if len(unexplained_refusals) < UNEXPLAINED_SHOWN and payload not in unexplained_refusals:
         unexplained_refusals.add(payload)
         print(f"UNEXPLAINED REFUSAL ({found.glade_error}): {payload!r}", file=sys.stderr)
-
-
-def cut_points(sizes: bytes, length: int) -> list[int]:
-    """Where the reads of Client(payload, sizes) end."""
-    cuts, position = [], 0
-    for turn in range(length):
-        size = sizes[turn % len(sizes)]
-        if not size:
-            break
-        position += size
-        if position >= length:
-            break
-        cuts.append(position)
-    return cuts
 
 
 def collecting(target, folder: Path):

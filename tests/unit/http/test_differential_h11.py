@@ -618,6 +618,22 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [piece for piece in pieces if piece]
 
 
+def read_ends(sizes: bytes, length: int) -> list[int]:
+    """Where reads of `sizes` bytes, used in turn (0: all the rest), end in a
+    payload of `length` bytes: the cuts for split(). This is how
+    tests/fuzz/fuzz_connection.py's control bytes 1-7 split its payload."""
+    cuts, position = [], 0
+    for turn in range(length):
+        size = sizes[turn % len(sizes)]
+        if not size:
+            break
+        position += size
+        if position >= length:
+            break
+        cuts.append(position)
+    return cuts
+
+
 def compare(data: bytes, cuts: list[int]) -> Disagreement | None:
     """Read the bytes with Glade, whole and split at `cuts`, and with h11.
     Glade must read the same both ways (and raise nothing but HTTPError);

@@ -31,6 +31,7 @@ from test_differential_h11 import (
     FUZZ_SETTINGS,
     SMUGGLING,
     broken_stream,
+    read_ends,
     split,
     valid_request,
 )
@@ -285,21 +286,6 @@ def test_an_upgrade_body_is_read_then_nothing_more():
 FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
 
 
-def _reads_of(sizes: bytes, length: int) -> list[int]:
-    """Where the reads end, as tests/fuzz/fuzz_connection.py splits a payload:
-    its control bytes 1-7 are the read sizes, used in turn (0: the rest)."""
-    cuts, position = [], 0
-    for turn in range(length):
-        size = sizes[turn % len(sizes)]
-        if not size:
-            break
-        position += size
-        if position >= length:
-            break
-        cuts.append(position)
-    return cuts
-
-
 def test_the_fuzzing_corpus_reads_alike():
     """The fuzzer's seeds and findings (it runs the source: coverage is
     Python's), read by the compiled parser too. GLADE_FUZZ_CORPUS names a
@@ -317,4 +303,4 @@ def test_the_fuzzing_corpus_reads_alike():
     for path in inputs:
         data = path.read_bytes()
         payload = data[8:]
-        check_alike(payload, _reads_of(data[1:8] or b"\0", len(payload)))
+        check_alike(payload, read_ends(data[1:8] or b"\0", len(payload)))
