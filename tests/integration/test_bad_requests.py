@@ -302,6 +302,21 @@ def test_pipelined_head_is_timed_from_the_end_of_the_slow_request_before_it(serv
     assert responses[1].body == b"Hello, World!"
 
 
+def test_a_client_resuming_its_stalled_body_reads_the_408(server):
+    """The body stalled past --body-timeout, and the client sends more of it
+    just after the 408 arrived: it reads the 408, not a reset. Five times."""
+    for _ in range(5):
+        with server.connect(timeout=5) as sock:
+            sock.sendall(b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123")
+            readable, _, _ = select.select([sock], [], [], 4)  # --body-timeout 1
+            assert readable, "no answer to a stalled body"
+            for _ in range(2):
+                sock.sendall(b"456789")
+                time.sleep(0.1)
+            answer = read_until_close(sock, timeout=5)
+        assert [r.status for r in split_responses(answer)] == [408], answer
+
+
 def test_stalled_request_body_gets_408(server):
     mark = server.output_size()
     with server.connect(timeout=5) as sock:

@@ -25,8 +25,8 @@ make gevent create and cancel a timer on every wait, which costs more than
 parsing a small request. Instead each connection records when its current
 wait must end (`deadline`), and one sweeper greenlet per worker shuts down
 the sockets whose moment has passed (workers/gevent_serving.py); the
-waiting greenlet wakes with an error and reports the timeout. A request
-head that is too slow is the exception: its wait ends with TimeoutError
+waiting greenlet wakes with an error and reports the timeout. A read inside
+a request (its head or body) is the exception: it ends with TimeoutError
 thrown into the greenlet, so that the socket stays open for reading while
 the 408 goes out and the close lingers. Elsewhere
 (TLS, whose state a shutdown would break; the sync worker) socket timeouts
@@ -678,10 +678,13 @@ class Connection:
     # -- called by the worker's sweeper --------------------------------------
 
     def expire(self) -> None:
-        """The sweeper's call: the current wait is past its deadline.
+        """The sweeper's call: a wait between requests is past its deadline,
+        the worker drains, or a full worker needs the slot; or a write is past
+        its deadline.
 
         Shutting the socket down wakes the waiting greenlet with an error; a
-        read is only shut for reading, so a 408 can still be sent.
+        read is only shut for reading, so an answer can still be sent (a
+        read inside a request ends otherwise: gevent_serving._end_read_wait).
         """
         self.expired = True
         self.deadline = 0.0

@@ -237,10 +237,10 @@ class GeventServer:
                 deadline = connection.deadline
                 if not deadline:
                     continue
-                if deadline <= now and connection.head_since and not connection.writing:
-                    # A request head too slow: its 408 follows, with a lingering
-                    # close that must still read what the client sends.
-                    run_callback(_end_head_wait, connection, deadline)
+                if deadline <= now and not connection.idle_since and not connection.writing:
+                    # A read in a request (its head or body): an answer follows,
+                    # with a lingering close that must still read the client.
+                    run_callback(_end_read_wait, connection, deadline)
                 elif deadline <= now or (
                     draining
                     and connection.idle_since
@@ -370,19 +370,20 @@ def _end_request(connection, deadline: float) -> None:
     task.throw(RequestTimedOut(stack))
 
 
-def _end_head_wait(connection, deadline: float) -> None:
-    """End a wait for more of a request head with TimeoutError, thrown into
-    its greenlet from the hub (as _end_request does), not by shutting the
-    socket for reading as expire() does: after that shutdown, the kernel
-    answers any further byte from the client with a reset, which destroys
-    the 408 before the client reads it, while the client is still sending.
-    The very same deadline object means the very same wait (each recv sets
-    its own), so a wait that ended meanwhile is left alone."""
+def _end_read_wait(connection, deadline: float) -> None:
+    """End a read past its deadline with TimeoutError, thrown into its
+    greenlet from the hub (as _end_request does), not by shutting the socket
+    for reading as expire() does: after that shutdown, the kernel answers any
+    further byte from the client with a reset, which destroys the 408 (or the
+    app's answer) before the client reads it if it is still sending. expire()
+    stays for the waits between requests, which end in a quiet close. The
+    very same deadline object means the very same wait (each recv sets its
+    own), so a wait that ended meanwhile is left alone."""
     task = connection.task
     if connection.deadline is not deadline or task is None or task.dead:
         return
     connection.deadline = 0.0
-    task.throw(TimeoutError("request head timed out"))
+    task.throw(TimeoutError("read timed out"))
 
 
 def _waiting_since(connection) -> float:
