@@ -3,6 +3,7 @@ the suite also checks Glade against PEP 3333."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import sys
@@ -76,6 +77,11 @@ def _patched_modules() -> str:
     return ",".join(patched) or "none"
 
 
+# /context answers what the last request set here and sets the query's
+# value: each connection must start without what an earlier one set.
+_CONTEXT = contextvars.ContextVar("test_context", default="unset")
+
+
 @validator
 def app(environ, start_response):
     path = environ["PATH_INFO"]
@@ -92,6 +98,10 @@ def app(environ, start_response):
         return _respond(
             start_response, "200 OK", json.dumps(keys).encode(), content_type="application/json"
         )
+    if path == "/context":
+        before = _CONTEXT.get()
+        _CONTEXT.set(_query(environ).get("set", "unset"))
+        return _respond(start_response, "200 OK", before.encode())
     if path == "/echo":
         body = _read_all(environ["wsgi.input"])
         return _respond(start_response, "200 OK", body, content_type="application/octet-stream")

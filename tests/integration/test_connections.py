@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from support.load import hold_requests, join_all
 from support.server import read_response, read_until_close, split_responses
 
 SERVER_ARGS = ("--keep-alive", "1", "--graceful-timeout", "3")
@@ -32,6 +33,44 @@ def test_several_requests_share_one_connection(server):
         ports.add(environ["REMOTE_PORT"])
     connection.close()
     assert len(ports) == 1
+
+
+@gevent_only
+def test_each_connection_starts_with_empty_contextvars(server):
+    """A gevent worker serves connection after connection in the same
+    greenlets: what one connection's code set in a ContextVar must not be
+    there for the next, as it would not be in a new greenlet."""
+    seen = []
+    for index in range(6):
+        for query in (f"set=connection-{index}", ""):
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
+            connection.request("GET", f"/context?{query}", headers={"Connection": "close"})
+            response = connection.getresponse()
+            assert response.status == 200
+            seen.append(response.read().decode())
+            connection.close()
+    assert seen == ["unset"] * 12
+
+
+def test_greenlets_kept_for_new_connections_end_once_the_worker_is_quiet(glade_server):
+    """The greenlets that served a burst of connections wait for the next
+    ones, and end within two IDLE_CHECK_EVERY (1 s) once none come: a quiet
+    worker holds no more greenlets than before the burst."""
+    server = glade_server("soak_app:app", "-w", "1")
+
+    def greenlets() -> int:
+        status, body = server.get("/greenlets")
+        assert status == 200
+        return int(body.split()[1])
+
+    before = greenlets()
+    results, threads = hold_requests(server.host, server.port, "/slow?0.3", 30)
+    join_all(threads, 15)
+    assert [result[0] for result in results] == [200] * 30
+    kept = greenlets()
+    assert kept >= before + 25, (before, kept)
+    time.sleep(3)  # quiet: asking more often would keep a greenlet busy
+    assert greenlets() <= before, (before, kept)
 
 
 @sync_only

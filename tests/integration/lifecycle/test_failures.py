@@ -120,6 +120,15 @@ def test_a_reload_whose_app_hangs_keeps_the_old_workers_serving(glade_server, tm
 def test_a_stuck_worker_is_aborted_with_the_blocking_stack(glade_server):
     server = glade_server(APP, "-w", "1", "--timeout", "2")
     stuck_worker = server.worker_pids()
+    # Three connections at once, then closed: the greenlets that served them
+    # wait for new connections when the worker gets stuck.
+    connections = [http.client.HTTPConnection(server.host, server.port, timeout=5) for _ in "123"]
+    for connection in connections:
+        connection.request("GET", "/pid")
+    for connection in connections:
+        assert connection.getresponse().status == 200
+        connection.close()
+    time.sleep(0.3)
     started = time.monotonic()
     results, threads = hold_requests(server.host, server.port, "/spin?60", 1)
     join_all(threads, 15)
@@ -132,6 +141,10 @@ def test_a_stuck_worker_is_aborted_with_the_blocking_stack(glade_server):
     assert 'lifecycle_app.py", line' in output  # where the app was stuck
     assert "while time.monotonic() < end" in output
     assert output.count(TRACEBACK) == 0, output
+    # The other greenlets' stacks leave out the idle ones: all alike, in no one's way.
+    others = output.partition("the other greenlets:")[2]
+    assert others, output
+    assert "_serve_many" not in others.partition("WORKER TIMEOUT")[0], output
 
 
 def test_a_worker_stuck_inside_c_code_is_killed_and_the_log_says_so(glade_server):
