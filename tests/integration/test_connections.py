@@ -35,11 +35,10 @@ def test_several_requests_share_one_connection(server):
     assert len(ports) == 1
 
 
-@gevent_only
 def test_each_connection_starts_with_empty_contextvars(server):
-    """A gevent worker serves connection after connection in the same
-    greenlets: what one connection's code set in a ContextVar must not be
-    there for the next, as it would not be in a new greenlet."""
+    """What one connection's code set in a ContextVar must not be there for
+    the next: the gevent worker serves connection after connection in the
+    same greenlets, the sync worker in its one thread."""
     seen = []
     for index in range(6):
         for query in (f"set=connection-{index}", ""):

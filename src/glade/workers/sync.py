@@ -14,6 +14,7 @@ at the clock to tell which has come.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import select
 import signal
@@ -214,7 +215,9 @@ class SyncWorker(Worker):
         self._connection = connection
         self._busy = True
         try:
-            connection.serve(accepted_at)
+            # In a context of its own: what the request's code sets in a
+            # ContextVar is gone for the next, as in the gevent worker.
+            contextvars.Context().run(connection.serve, accepted_at)
         except StopNow:
             why = "forced stop" if self._forced else "graceful timeout"
             error_log.warning("worker %d: %s; cut 1 in-flight request", self.pid, why)
