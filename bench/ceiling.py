@@ -6,8 +6,11 @@ cost of that server's HTTP and WSGI work. Usage:
 
     python ceiling.py --bind 127.0.0.1:PORT --workers N
 
-The master binds, forks N workers (each runs a gevent StreamServer on the shared
-listener) and never imports gevent itself, so each child starts with a fresh hub.
+The master binds, forks N workers (each runs an accept loop on the shared listener)
+and never imports gevent itself, so each child starts with a fresh hub. A greenlet
+that has served a connection waits for the next one, as Glade's do: a new greenlet
+per connection (gevent's StreamServer) costs more than this server's whole work on
+a short connection.
 """
 
 import argparse
@@ -139,17 +142,41 @@ def make_handler(sleep):
     return handle
 
 
+def serve_forever(listener, handle):
+    """Accept and serve each connection in a greenlet, reusing idle ones."""
+    import gevent
+
+    hub = gevent.get_hub()
+    idle = []
+
+    def serve_many(work):
+        me = gevent.getcurrent()
+        while True:
+            handle(*work)
+            idle.append(me)
+            work = hub.switch()  # until the accept loop hands over the next one
+
+    while True:
+        try:
+            work = listener.accept()
+        except OSError:
+            continue
+        if idle:
+            hub.loop.run_callback(idle.pop().switch, work)
+        else:
+            gevent.spawn(serve_many, work)
+
+
 def run_worker(listener):
     """Child process: default signals, then serve forever on the inherited listener."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     import gevent
     from gevent import socket as gsocket
-    from gevent.server import StreamServer
 
-    # StreamServer needs a cooperative listener; wrap the inherited fd in this child only.
+    # A cooperative listener: wrap the inherited fd in this child only.
     cooperative = gsocket.socket(fileno=listener.detach())
-    StreamServer(cooperative, make_handler(gevent.sleep)).serve_forever()
+    serve_forever(cooperative, make_handler(gevent.sleep))
 
 
 def fork_workers(listener, count):
