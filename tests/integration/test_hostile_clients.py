@@ -10,6 +10,7 @@ and given back when they are gone.
 
 from __future__ import annotations
 
+import http.client
 import resource
 import socket
 import threading
@@ -221,6 +222,55 @@ def test_slow_heads_are_cut_and_steady_ones_are_not():
         assert outcomes["steady"]["seconds"] > 7  # it really took past the grace
         output = server.output()
         assert output.count("408 request head arriving too slowly") == 2, output
+        assert server.tracebacks() == 0
+
+
+def keep_alive_clients(server, count: int, seconds: float, path: str):
+    """`count` clients, each making requests on one keep-alive connection
+    for `seconds`; start them, and get (threads, failures, answered counts)."""
+    failures: list[str] = []
+    answered = [0] * count
+    stop = time.monotonic() + seconds
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        try:
+            while time.monotonic() < stop:
+                connection.request("GET", path)
+                response = connection.getresponse()
+                if response.status != 200:
+                    failures.append(f"client {index}: {response.status}")
+                response.read()
+                answered[index] += 1
+        except Exception as error:  # what a client would see is the test's outcome
+            failures.append(f"client {index}: {error!r}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, failures, answered
+
+
+def test_a_full_worker_does_not_close_the_keep_alive_clients_it_is_serving():
+    """A worker at its worker_connections with busy keep-alive clients, and
+    one client more: a connection between two requests of a busy client is
+    not idle (its next request is a moment away), so none is closed to make
+    room, and no request fails. The newcomer waits in the backlog and is
+    answered once a client leaves. Three rounds."""
+    clients = 10
+    args = ("-w", "1", "--worker-connections", str(clients), "--keep-alive", "5")
+    with GladeServer("validated:app", *args) as server:
+        for _ in range(3):
+            threads, failures, answered = keep_alive_clients(server, clients, 3, "/sleep?0.02")
+            time.sleep(0.5)  # every slot taken by a busy client
+            newcomer = http_get(server.host, server.port, "/", timeout=10)
+            for thread in threads:
+                thread.join(timeout=15)
+            assert failures == [], failures
+            assert min(answered) > 20, answered
+            assert newcomer == (200, b"Hello, World!")
         assert server.tracebacks() == 0
 
 

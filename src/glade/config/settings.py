@@ -665,9 +665,10 @@ SETTINGS: tuple[Setting, ...] = (
         _integer(1),
         1000,
         "Most connections one gevent worker serves at once. When it is full, "
-        "connections that keep it waiting for a request (idle keep-alive ones, "
-        "new ones that have sent nothing yet, and ones whose head has been "
-        "arriving for over a second) are closed, oldest first, to make room, "
+        "connections that keep it waiting for a request (idle keep-alive ones "
+        "and new ones that have sent nothing yet, quiet for 0.5 s or more, and "
+        "ones whose head has been arriving for over a second) are closed, "
+        "oldest first, to make room, "
         "as nginx does; when none is waiting, further clients wait in the "
         "kernel's backlog.",
         metavar="INT",

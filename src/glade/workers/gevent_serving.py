@@ -144,16 +144,25 @@ class GeventServer:
 
     def _make_room(self) -> int:
         """Full, with a new client waiting: close the connections that have
-        kept the worker waiting longest for a request (idle keep-alive ones,
-        new ones that have sent nothing, and ones whose request head has
-        been arriving for over SLOW_HEAD), up to SHED_BATCH, as nginx closes
-        its reusable connections. How many; a connection whose request is
-        being answered is never touched."""
-        slow_heads_since = monotonic() - SLOW_HEAD
+        kept the worker waiting longest for a request (idle keep-alive ones
+        and new ones that have sent nothing, quiet for at least the drain
+        grace, and ones whose request head has been arriving for over
+        SLOW_HEAD), up to SHED_BATCH, as nginx closes its reusable
+        connections. How many; a connection whose request is being answered
+        is never touched.
+
+        The grace is the closing rule's, as in a drain: a keep-alive client
+        sends its next request a moment after its response, and a
+        connection closed in that moment loses the request (a busy worker
+        at its limit would otherwise shed the very clients it is serving)."""
+        now = monotonic()
+        quiet_since = now - self.options.drain_grace
+        slow_heads_since = now - SLOW_HEAD
         waiting = [
             c
             for c in self.state.connections
-            if (c.idle_since or 0.0 < c.head_since <= slow_heads_since) and not c.expired
+            if (0.0 < c.idle_since <= quiet_since or 0.0 < c.head_since <= slow_heads_since)
+            and not c.expired
         ]
         oldest = heapq.nsmallest(SHED_BATCH, waiting, key=_waiting_since)
         for connection in oldest:
