@@ -159,7 +159,8 @@ def serve_forever(listener, handle):
     while True:
         try:
             work = listener.accept()
-        except OSError:
+        except OSError:  # EMFILE and the like: let the handlers close theirs
+            gevent.sleep(0.01)
             continue
         if idle:
             hub.loop.run_callback(idle.pop().switch, work)

@@ -80,6 +80,9 @@ def _patched_modules() -> str:
 # /context answers what the last request set here and sets the query's
 # value: each connection must start without what an earlier one set.
 _CONTEXT = contextvars.ContextVar("test_context", default="unset")
+# Set once, when the worker imports the app: the sync worker's requests see it.
+_IMPORTED = contextvars.ContextVar("test_imported", default="unset")
+_IMPORTED.set("set at import")
 
 
 @validator
@@ -98,6 +101,8 @@ def app(environ, start_response):
         return _respond(
             start_response, "200 OK", json.dumps(keys).encode(), content_type="application/json"
         )
+    if path == "/context-imported":
+        return _respond(start_response, "200 OK", _IMPORTED.get().encode())
     if path == "/context":
         before = _CONTEXT.get()
         _CONTEXT.set(_query(environ).get("set", "unset"))

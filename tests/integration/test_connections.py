@@ -73,6 +73,14 @@ def test_greenlets_kept_for_new_connections_end_once_the_worker_is_quiet(glade_s
 
 
 @sync_only
+def test_sync_worker_requests_see_what_was_set_before_serving(server):
+    """Each request runs in a copy of the worker's context: a ContextVar set
+    when the app was imported (decimal's precision, say) is there for each."""
+    for _ in range(2):
+        assert server.get("/context-imported") == (200, b"set at import")
+
+
+@sync_only
 def test_sync_worker_closes_after_each_response(server):
     with server.connect(timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -56,6 +56,8 @@ SWEEP_INTERVAL = 0.2
 # How often a worker looks whether a surge of connections is over, and
 # ends the greenlets that have waited that long for a connection to serve.
 IDLE_CHECK_EVERY = 1.0
+# Idle greenlets are ended this many at a time.
+END_IDLE_BATCH = 256
 # A full worker looks this often for new clients waiting in the backlog.
 FULL_POLL = 0.05
 # At most this many waiting connections are closed at once to make room.
@@ -186,8 +188,8 @@ class GeventServer:
             )
         else:
             error_log.warning(
-                "worker %d is full (worker_connections %d) with requests in flight: "
-                "new clients wait in the kernel's backlog",
+                "worker %d is full (worker_connections %d), none of its connections "
+                "idle for long: new clients wait in the kernel's backlog",
                 os.getpid(),
                 self.max_connections,
             )
@@ -256,15 +258,18 @@ class GeventServer:
             gevent.sleep(IDLE_CHECK_EVERY)
             self._end_idle(self._fewest_idle)
             self._fewest_idle = len(self._idle)
-            if self._trimmer.check(len(self.greenlets)):
+            # Idle greenlets still hold their memory: the surge is over once
+            # they have ended too.
+            if self._trimmer.check(len(self.greenlets) + len(self._idle)):
                 error_log.debug("returned the memory of a surge of connections to the system")
 
     def _end_idle(self, count: int) -> None:
-        """End `count` idle greenlets, those unused longest."""
+        """End `count` idle greenlets, those unused longest, a batch at a
+        time: thousands at once would hold the event loop for a while."""
         ending = self._idle[:count]
         del self._idle[:count]
-        if ending:
-            gevent.killall(ending)
+        for start in range(0, len(ending), END_IDLE_BATCH):
+            gevent.killall(ending[start : start + END_IDLE_BATCH])
 
     def _serve(self, client, remote, template: dict, accepted_at: float) -> None:
         options = self.options

@@ -131,6 +131,7 @@ class SyncWorker(Worker):
             listener.fileno(): (listener, template)
             for listener, template in zip(self.listeners, self.templates, strict=True)
         }
+        self._base_context = contextvars.copy_context()
         self.lifecycle.move(State.SERVING)
         self.report("ready")
         # The control pipe reads as EOF the moment the master dies.
@@ -215,9 +216,10 @@ class SyncWorker(Worker):
         self._connection = connection
         self._busy = True
         try:
-            # In a context of its own: what the request's code sets in a
-            # ContextVar is gone for the next, as in the gevent worker.
-            contextvars.Context().run(connection.serve, accepted_at)
+            # In a copy of the worker's context: what the request's code sets
+            # in a ContextVar is gone for the next, and what was set before
+            # serving began (at import, in post_fork) is there for each.
+            self._base_context.copy().run(connection.serve, accepted_at)
         except StopNow:
             why = "forced stop" if self._forced else "graceful timeout"
             error_log.warning("worker %d: %s; cut 1 in-flight request", self.pid, why)
