@@ -10,13 +10,13 @@ and given back when they are gone.
 
 from __future__ import annotations
 
-import http.client
 import resource
 import socket
 import threading
 import time
 
 import pytest
+from support.load import Load
 from support.server import GladeServer, http_get, read_until_close, split_responses, vm_rss
 
 APP = "core_app:app"
@@ -225,51 +225,25 @@ def test_slow_heads_are_cut_and_steady_ones_are_not():
         assert server.tracebacks() == 0
 
 
-def keep_alive_clients(server, count: int, seconds: float, path: str):
-    """`count` clients, each making requests on one keep-alive connection
-    for `seconds`; start them, and get (threads, failures, answered counts)."""
-    failures: list[str] = []
-    answered = [0] * count
-    stop = time.monotonic() + seconds
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
-        try:
-            while time.monotonic() < stop:
-                connection.request("GET", path)
-                response = connection.getresponse()
-                if response.status != 200:
-                    failures.append(f"client {index}: {response.status}")
-                response.read()
-                answered[index] += 1
-        except Exception as error:  # what a client would see is the test's outcome
-            failures.append(f"client {index}: {error!r}")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    return threads, failures, answered
-
-
 def test_a_full_worker_does_not_close_the_keep_alive_clients_it_is_serving():
     """A worker at its worker_connections with busy keep-alive clients, and
     one client more: a connection between two requests of a busy client is
     not idle (its next request is a moment away), so none is closed to make
-    room, and no request fails. The newcomer waits in the backlog and is
-    answered once a client leaves. Three rounds."""
+    room, and no request fails or has to be retried. The newcomer waits in
+    the backlog and is answered once a client leaves. Three rounds."""
     clients = 10
     args = ("-w", "1", "--worker-connections", str(clients), "--keep-alive", "5")
     with GladeServer("validated:app", *args) as server:
         for _ in range(3):
-            threads, failures, answered = keep_alive_clients(server, clients, 3, "/sleep?0.02")
-            time.sleep(0.5)  # every slot taken by a busy client
-            newcomer = http_get(server.host, server.port, "/", timeout=10)
-            for thread in threads:
-                thread.join(timeout=15)
-            assert failures == [], failures
-            assert min(answered) > 20, answered
+            load = Load(
+                server.host, server.port, clients=clients, path="/sleep?0.02", max_seconds=3
+            )
+            with load:
+                load.wait_for(ok=clients)  # every slot taken by a busy client
+                newcomer = http_get(server.host, server.port, "/", timeout=10)
+            counts = load.counts
+            assert counts["failed"] == 0 and counts["retried"] == 0, (counts, load.errors)
+            assert counts["ok"] > 20 * clients, counts
             assert newcomer == (200, b"Hello, World!")
         assert server.tracebacks() == 0
 

@@ -28,9 +28,8 @@ the sockets whose moment has passed (workers/gevent_serving.py); the
 waiting greenlet wakes with an error and reports the timeout. A read inside
 a request (its head or body) is the exception: it ends with TimeoutError
 thrown into the greenlet, so that the socket stays open for reading while
-the 408 goes out and the close lingers. Elsewhere
-(TLS, whose state a shutdown would break; the sync worker) socket timeouts
-bound each wait.
+the 408 goes out and the close lingers. Elsewhere (TLS, whose state a
+shutdown would break; the sync worker) socket timeouts bound each wait.
 """
 
 from __future__ import annotations
