@@ -239,6 +239,7 @@ def measure(ctx, workers, workload, round_no, name):
             result, wrk_cmd = _load(ctx, port, workload, ctx.args.duration)
             row["worker_rss_kib"] = procs.worker_rss_kib(proc.pid)
             row["worker_uss_kib"] = procs.worker_uss_kib(proc.pid)
+            row["server_pss_kib"] = procs.server_pss_kib(proc.pid)
             row["wrk"] = shlex.join(str(part) for part in wrk_cmd)
             row.update(result)
             if proc.poll() is not None:

@@ -169,6 +169,32 @@ def worker_uss_kib(master_pid):
     return [value for value in values if value is not None]
 
 
+def pss_kib(pid):
+    """Proportional set size in KiB, or None: the process's private pages plus
+    its share of each shared page (a page shared by four processes counts a
+    quarter in each)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def server_pss_kib(master_pid):
+    """The whole server's memory, master and workers: the sum of their PSS,
+    which counts every page they hold once. None if one of them is gone.
+
+    Neither RSS nor USS per worker answers what a deployment asks (how much
+    memory do N workers take?): RSS counts shared pages in every process
+    that touched them, USS leaves them out, and where a server loads its code
+    (master or worker) moves memory between the two.
+    """
+    values = [pss_kib(pid) for pid in [master_pid, *children(master_pid)]]
+    return None if None in values else sum(values)
+
+
 def tail(path, lines=15):
     """Last lines of a server log, to explain a failure without opening the file."""
     try:

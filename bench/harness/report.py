@@ -48,6 +48,7 @@ def summarize_group(rows):
         "worker_rss_kib_max": max(rss) if rss else None,
         "worker_rss_kib_median": _median(rss),
         "worker_uss_kib_max": max(uss) if uss else None,
+        "server_pss_kib_median": _median(r.get("server_pss_kib") for r in ok),
         "last_failure": failures[-1] if failures else None,
     }
 
@@ -87,6 +88,7 @@ COLUMNS = (
     ("errors", 7, ">"),
     ("RSS/wkr", 9, ">"),
     ("USS/wkr", 9, ">"),
+    ("PSS/srv", 9, ">"),
     ("vs gu-gev", 9, ">"),
     ("vs gu-sync", 10, ">"),
 )
@@ -105,6 +107,7 @@ def _cells(s):
     span = "-" if low is None else f"{low:,.0f}-{high:,.0f}"
     rss = s["worker_rss_kib_max"]
     uss = s.get("worker_uss_kib_max")
+    pss = s.get("server_pss_kib_median")
     name = s["server"] + (" (FAILED)" if s["rounds_failed"] and not s["rounds_ok"] else "")
     return (
         name,
@@ -115,6 +118,7 @@ def _cells(s):
         s["errors"],
         "-" if rss is None else f"{rss / 1024:.1f}M",
         "-" if uss is None else f"{uss / 1024:.1f}M",
+        "-" if pss is None else f"{pss / 1024:.1f}M",
         _ratio_text(s["ratio_vs_gunicorn_gevent"]),
         _ratio_text(s["ratio_vs_gunicorn_sync"]),
     )

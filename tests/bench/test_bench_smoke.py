@@ -86,6 +86,9 @@ def test_quick_framework_run_serves_flask_and_django(tmp_path):
     for row in summary:
         assert row["rounds_ok"] == 1 and row["median_rps"] > 0, row
         assert row["non_2xx"] == 0, row
+        # The whole server's PSS holds its worker's private pages and more
+        # (the master's, and shares of the pages they have in common).
+        assert row["server_pss_kib_median"] > row["worker_uss_kib_max"] > 0, row
 
 
 @pytest.mark.parametrize(
