@@ -311,7 +311,6 @@ class HTTPConnection:
         self,
         status_code: int,
         lines: list[bytes],
-        *,
         content_length: int | None,
         known_length: int | None = None,
         close: bool = False,
@@ -362,7 +361,6 @@ class HTTPConnection:
         status_code: int,
         lines: list[bytes],
         body: bytes,
-        *,
         content_length: int | None,
         close: bool = False,
     ) -> tuple[bytes, bytes]:

@@ -3,6 +3,11 @@
 # response without the app's own Date calls it: as a C type, the call and its
 # two attributes skip Python's generic lookups.
 
+cimport cython
+
 cdef class _DateHeader:
     cdef long long _second
     cdef bytes _header
+
+    @cython.locals(now=cython.longlong)
+    cpdef bytes current(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from http import HTTPStatus
+from time import time as wall_clock
 
 from glade import SERVER_SOFTWARE
 
@@ -35,7 +36,11 @@ class _DateHeader:
 
     def __call__(self) -> bytes:
         """`Date: <IMF-fixdate>\\r\\n`, formatted once per second."""
-        now = int(time.time())
+        return self.current()
+
+    def current(self) -> bytes:
+        """The same as calling it; a C call for the compiled response writer."""
+        now = int(wall_clock())
         if now != self._second:
             t = time.gmtime(now)
             text = (

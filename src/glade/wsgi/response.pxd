@@ -3,6 +3,7 @@
 # public: the rest of Glade and the tests read them from Python.
 
 from glade.http.connection cimport HTTPConnection
+from glade.http.response cimport _DateHeader
 
 cdef class ResponseWriter:
     cdef public bint _app_close
@@ -16,3 +17,15 @@ cdef class ResponseWriter:
     cdef public int _status_code
     cdef public object headers
     cdef public object status
+
+    # The writer's own steps and the head's lines: C calls (see connection.pxd).
+    cdef bytes _build_head(self, known_length)
+    cdef _write_body(self, bytes data, known_length=*)
+    cdef _send_head_with(self, bytes data)
+    cdef _end(self)
+
+cpdef tuple _head_lines(bytes status_line, list headers)
+
+# The Date cache's own C type, so that every response's Date is a C call
+# (http/response.pxd).
+cdef _DateHeader date_header

@@ -197,7 +197,7 @@ def _head_lines(status_line: bytes, headers: list) -> tuple[list[bytes], int | N
                 continue
         append(line)
     if not has_date:
-        append(date_header())
+        append(date_header.current())
     if not has_server:
         append(SERVER_HEADER)
     return parts, content_length, close

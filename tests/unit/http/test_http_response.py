@@ -42,7 +42,7 @@ def parse_response(data: bytes) -> tuple[str, dict[str, str], bytes]:
 def clock(monkeypatch):
     """Set the wall clock that the Date header reads."""
     now = [0.0]
-    monkeypatch.setattr(response.time, "time", lambda: now[0])
+    monkeypatch.setattr(response, "wall_clock", lambda: now[0])
 
     def set_time(timestamp: float) -> None:
         now[0] = timestamp
