@@ -1,6 +1,7 @@
-"""The app of the connection-core tests: large bodies, and a response that
-asks to close the connection. Plain WSGI, no validator: the shapes of the
-result (one bytes item, a generator) are what the tests are about."""
+"""The app of the connection-core tests: large bodies, a response that
+asks to close the connection, and CPU work that never yields. Plain WSGI,
+no validator: the shapes of the result (one bytes item, a generator) are
+what the tests are about."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ def app(environ, start_response):
             ],
         )
         return [CLOSE_BODY]
+    if path == "/cpu":
+        # CPU work that never yields (a template, a serializer), for as long
+        # as the query says.
+        until = time.perf_counter() + float(environ["QUERY_STRING"])
+        while time.perf_counter() < until:
+            pass
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
     body = b"Hello, World!"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import time
 
 import pytest
@@ -145,3 +146,55 @@ def test_pipelined_requests_answered_in_order(server):
 
 def test_no_tracebacks(server):
     assert server.tracebacks() == 0, server.output()
+
+
+CPU_REQUEST = b"GET /cpu?0.002 HTTP/1.1\r\nHost: x\r\n\r\n"
+RESPONSE_END = b"\r\n\r\nok"  # the end of each /cpu response
+
+
+def _always_one_more(server, seconds: float, result: list) -> None:
+    """A client whose next request is there before its response goes out:
+    it keeps one pipelined behind the one being answered. Records how many
+    responses came, and the longest wait between two of them."""
+    with server.connect(timeout=seconds + 10) as sock:
+        sock.sendall(CPU_REQUEST * 2)
+        answered, longest, pending = 0, 0.0, b""
+        last = start = time.monotonic()
+        while time.monotonic() < start + seconds:
+            data = sock.recv(65536)
+            if not data:
+                break
+            pending += data
+            count = pending.count(RESPONSE_END)
+            if count:
+                pending = pending[pending.rfind(RESPONSE_END) + len(RESPONSE_END) :]
+                now = time.monotonic()
+                longest = max(longest, now - last)
+                last = now
+                answered += count
+                sock.sendall(CPU_REQUEST * count)
+    result.extend((answered, max(longest, time.monotonic() - last)))
+
+
+def test_clients_whose_next_request_is_always_there_take_turns(glade_server):
+    """A keep-alive client whose next request is already there when its
+    response goes out never makes its greenlet wait. With an app that is
+    CPU work, the worker must still share itself among its clients instead
+    of serving one on and on while the others (and new connections) wait:
+    each gets a share, none waits long (gevent_serving.Turns)."""
+    server = glade_server("core_app:app", "-w", "1", "-k", "gevent")
+    results = [[] for _ in range(4)]
+    threads = [
+        threading.Thread(target=_always_one_more, args=(server, 2.0, result), daemon=True)
+        for result in results
+    ]
+    for thread in threads:
+        thread.start()
+    join_all(threads, 20)
+    assert all(results), f"a client failed: {results}"
+    counts = [result[0] for result in results]
+    longest_waits = [round(result[1], 3) for result in results]
+    # 2 ms a request: about 250 each when shared; one client alone gets all
+    # of them when not, and the others wait the whole two seconds.
+    assert min(counts) >= max(counts) / 3, (counts, longest_waits)
+    assert max(longest_waits) < 0.5, (counts, longest_waits)

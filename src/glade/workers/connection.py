@@ -58,6 +58,12 @@ from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter, where_in_app
 
 RECV_SIZE = 65536
+# How long a connection whose requests come without a wait may keep its
+# greenlet's process when nothing else is known to wait: the loop has not
+# looked for other clients' requests meanwhile (gevent_serving.Turns).
+RUN_BUDGET = 0.001
+# The same, while other events are known to wait (the loop's pending ones).
+RUN_WHILE_OTHERS_WAIT = 0.0002
 # What the access log says of a connection the app took over (a WebSocket):
 # the app answered the handshake itself, as a rule with 101 Switching Protocols.
 TAKEN_OVER_STATUS = 101
@@ -161,6 +167,10 @@ class Connection:
             return
         idle_since = accepted_at
         data = b""
+        turns = self.server.turns
+        loop = None if turns is None else turns.loop
+        last_turn = -1  # the event loop's iteration when the last response was out
+        run_since = 0.0  # when this greenlet's run of requests without a wait began
         while True:
             try:
                 event = http.next_event()
@@ -170,10 +180,24 @@ class Connection:
             if type(event) is Request:
                 self.head_since = 0.0
                 self._respond(event)
+                idle_since = monotonic()
+                if loop is not None:
+                    # Served without a wait since the last response: let the
+                    # others go first if any wait, or if this run has lasted
+                    # RUN_BUDGET (gevent_serving.Turns).
+                    turn = loop.iteration
+                    if turn != last_turn:
+                        run_since = idle_since
+                    elif idle_since - run_since >= (
+                        RUN_WHILE_OTHERS_WAIT if loop.pendingcnt else RUN_BUDGET
+                    ):
+                        turns.give_way()
+                        turn = loop.iteration
+                        idle_since = run_since = monotonic()
+                    last_turn = turn
                 # The next head's clock starts when it does: at its first
                 # byte, or now if part of it came with this request.
                 head_deadline = None
-                idle_since = monotonic()
                 continue
             if event is CLOSED:
                 return

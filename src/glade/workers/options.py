@@ -74,12 +74,15 @@ class ServingState:
     request closes after DRAIN_GRACE of quiet.
     """
 
-    __slots__ = ("connections", "draining", "request_done")
+    __slots__ = ("connections", "draining", "request_done", "turns")
 
     def __init__(self, request_done: Callable[[], None]) -> None:
         self.draining = False
         self.connections: set = set()
         self.request_done = request_done
+        # How connections that share a process take turns (the gevent
+        # worker's Turns); None where a process serves one at a time.
+        self.turns = None
 
     def busy(self) -> int:
         """Connections in the middle of a request (from its head to the end
