@@ -96,7 +96,7 @@ class Turns:
     RUN_BUDGET (1 ms) when none are (the loop has not looked meanwhile), it
     gives way: it sleeps until the loop's next turn, behind the others.
     Measured with that Django app: the median response in 30 ms, the slowest
-    1% in 65-75 ms, no timeout, at the same rate. A client that waits for
+    1% in 58-75 ms, no timeout, at the same rate. A client that waits for
     its response before sending the next (most of them, under load) makes
     its greenlet wait anyway, and pays two attribute reads per request.
     """
