@@ -20,6 +20,13 @@ def app(environ, start_response):
     if path == "/sleep":
         time.sleep(float(query or "1"))  # cooperative under the gevent worker
         return _text(start_response, b"slept")
+    if path == "/stubborn":
+        # Code that catches everything, GreenletExit too, and goes on waiting.
+        try:
+            time.sleep(float(query or "30"))
+        except BaseException:
+            time.sleep(float(query or "30"))
+        return _text(start_response, b"slept twice")
     if path == "/spin":
         # Pure Python CPU work: blocks gevent's event loop until it ends.
         end = time.monotonic() + float(query or "60")

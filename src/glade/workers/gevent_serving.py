@@ -462,6 +462,28 @@ class GeventServer:
             self.wake.clear()
             self.wake.wait(max(min(cut_at, next_beat) - now, 0.01))
 
+    def _report_left(self, cut: list, unwind: float, who: str) -> None:
+        """One warning for the cut greenlets still running: code that caught
+        GreenletExit (a bare `except:`) and went on. The worker exits
+        without them; the line shows where the first of them is, as a
+        request timeout's does."""
+        left = [task for task in cut if not task.dead]
+        if not left:
+            return
+        first = left[0]
+        stack = "  (no Python frame)"
+        for connection in self.state.connections:
+            if connection.task is first and first.gr_frame is not None:
+                stack = connection.request_stack(first.gr_frame)
+        error_log.warning(
+            "%s: %d connections still running %g s after being cut (their code caught "
+            "GreenletExit and went on); exiting without them; one was here:\n%s",
+            who,
+            len(left),
+            unwind,
+            stack,
+        )
+
     def cut(self, why: str, who: str, *, unwind: float = KILL_WAIT) -> None:
         """End every connection left, logging how many requests that cut;
         their greenlets get `unwind` seconds to finish unwinding."""
@@ -478,7 +500,11 @@ class GeventServer:
             )
             if busy and self.options.on_cut is not None:
                 self.options.on_cut(busy)
-            gevent.killall(list(self.greenlets), block=True, timeout=unwind)
+            cut = list(self.greenlets)
+            gevent.killall(cut, block=False)
+            # Not killall's own timeout: it raises when a greenlet outlives it.
+            gevent.joinall(cut, timeout=unwind)
+            self._report_left(cut, unwind, who)
         self._end_idle(len(self._idle))
         for helper in (self._sweeper, self._memory_keeper):
             if helper is not None:

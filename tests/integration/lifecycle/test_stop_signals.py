@@ -180,6 +180,27 @@ def test_graceful_timeout_is_enforced_by_the_worker_itself(glade_server):
     assert server.tracebacks() == 0
 
 
+def test_a_request_that_swallows_being_cut_does_not_crash_the_worker(glade_server):
+    """Code that catches GreenletExit (a bare `except:`) and goes on waiting
+    outlives the cut at the graceful timeout: the worker still exits
+    cleanly a moment later, with one line that says where that code is."""
+    server = glade_server(APP, "-w", "1", "--graceful-timeout", "1")
+    results, threads = hold_requests(server.host, server.port, "/stubborn?30", 1)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert time.monotonic() - sent < 4.0  # 1 s graceful timeout, 1 s to unwind
+    join_all(threads, 5)
+    assert results[0][0] == "error"
+    output = server.output()
+    assert "graceful timeout; cut 1 in-flight requests" in output
+    assert "1 connections still running 1 s after being cut" in output
+    assert 'lifecycle_app.py", line' in output and "in app" in output, output
+    assert "crashed" not in output and "exit status 1" not in output, output
+    assert server.tracebacks() == 0, output
+
+
 @pytest.mark.parametrize("worker_class", ["gevent", "sync"])
 def test_sigquit_stops_fast_without_tracebacks(glade_server, worker_class):
     server = glade_server(APP, "-k", worker_class, "-w", "2")
