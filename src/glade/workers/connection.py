@@ -58,12 +58,6 @@ from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter, where_in_app
 
 RECV_SIZE = 65536
-# How long a connection whose requests come without a wait may keep its
-# greenlet's process when nothing else is known to wait: the loop has not
-# looked for other clients' requests meanwhile (gevent_serving.Turns).
-RUN_BUDGET = 0.001
-# The same, while other events are known to wait (the loop's pending ones).
-RUN_WHILE_OTHERS_WAIT = 0.0002
 # What the access log says of a connection the app took over (a WebSocket):
 # the app answered the handshake itself, as a rule with 101 Switching Protocols.
 TAKEN_OVER_STATUS = 101
@@ -182,14 +176,13 @@ class Connection:
                 self._respond(event)
                 idle_since = monotonic()
                 if loop is not None:
-                    # Served without a wait since the last response: let the
-                    # others go first if any wait, or if this run has lasted
-                    # RUN_BUDGET (gevent_serving.Turns).
+                    # Taking turns (gevent_serving.Turns): a run of requests
+                    # served without the loop polling gives way past its budget.
                     turn = loop.iteration
                     if turn != last_turn:
                         run_since = idle_since
                     elif idle_since - run_since >= (
-                        RUN_WHILE_OTHERS_WAIT if loop.pendingcnt else RUN_BUDGET
+                        turns.budget_while_others_wait if loop.pendingcnt else turns.budget
                     ):
                         turns.give_way()
                         turn = loop.iteration

@@ -61,9 +61,8 @@ SWEEP_INTERVAL = 0.2
 IDLE_CHECK_EVERY = 1.0
 # Idle greenlets are ended this many at a time.
 END_IDLE_BATCH = 256
-# A connection giving way sleeps this long: any time above zero puts it
-# behind the events the loop's next poll finds (gevent.sleep(0) may resume
-# it before the loop polls at all).
+# A connection giving way waits this long: any time above zero ends at the
+# loop's next poll (Turns.give_way).
 GIVE_WAY_SECONDS = 1e-6
 # A full worker looks this often for new clients waiting in the backlog.
 FULL_POLL = 0.05
@@ -87,27 +86,45 @@ class Turns:
     the server, or pipelining) never makes its greenlet wait, so under an
     app that is CPU work (a template, a serializer) the worker served a few
     clients on and on while the others waited for seconds: with Django and
-    64 clients on one worker, half the requests were answered in 0.5 ms and
-    the slowest tenth after 0.8 s or more (wrk timeouts at 2 s), gunicorn's
-    gevent worker alike. So the serving loop (workers/connection.py) counts,
-    between two requests, how long its connection has been served without
-    the event loop polling (`iteration` unchanged): past RUN_WHILE_OTHERS_WAIT
-    (0.2 ms) when other events are known to wait (`pendingcnt`), or past
-    RUN_BUDGET (1 ms) when none are (the loop has not looked meanwhile), it
-    gives way: it sleeps until the loop's next turn, behind the others.
-    Measured with that Django app: the median response in 30 ms, the slowest
-    1% in 58-75 ms, no timeout, at the same rate. A client that waits for
-    its response before sending the next (most of them, under load) makes
-    its greenlet wait anyway, and pays two attribute reads per request.
+    64 clients on one worker, the median response came in 0.6 ms and the
+    slowest 1% after 1.2 to 1.5 s, with wrk timeouts (gunicorn's gevent
+    worker alike).
+
+    So the serving loop (workers/connection.py `_serve`) keeps, for its
+    connection, the run of requests served without the event loop polling
+    in between (the loop's `iteration` unchanged). After a request that
+    takes the run `budget_while_others_wait` past its first request's end
+    while other events are known to wait (the loop's `pendingcnt`), or
+    `budget` past it when none are (the loop has not looked since), the
+    connection gives way: it waits until the loop's next poll, and resumes
+    after what that poll found. Measured with that Django app: the median
+    response in 30 ms, the slowest 1% in 58 to 75 ms, no timeout, the same
+    rate. A client that waits for each response before sending the next
+    (most of them, under load) makes its greenlet wait anyway, and costs
+    the loop an attribute read and a comparison per request.
     """
 
-    __slots__ = ("loop",)
+    __slots__ = ("hub", "loop")
 
-    def __init__(self, loop) -> None:
-        self.loop = loop
+    budget = 0.001
+    budget_while_others_wait = 0.0002
+
+    def __init__(self, hub) -> None:
+        self.hub = hub
+        self.loop = hub.loop
 
     def give_way(self) -> None:
-        gevent.sleep(GIVE_WAY_SECONDS)
+        """Wait for the loop's next poll, behind the events it finds.
+
+        A timer at the lowest priority: libev runs the ready watchers of
+        a higher priority first, and within one priority the latest first,
+        which would put an ordinary timer ahead of the clients that poll
+        found (and gevent.sleep(0) may resume before the loop polls at all).
+        """
+        loop = self.loop
+        with loop.timer(GIVE_WAY_SECONDS, priority=loop.MINPRI) as timer:
+            loop.update_now()
+            self.hub.wait(timer)
 
 
 class GeventServer:
@@ -149,8 +166,7 @@ class GeventServer:
         self._hub = gevent.get_hub()
         # gevent's libev loops count their iterations; its libuv loop does
         # not (its `iteration` is -1), and there connections do not take turns.
-        loop = self._hub.loop
-        state.turns = Turns(loop) if loop.iteration >= 0 else None
+        state.turns = Turns(self._hub) if self._hub.loop.iteration >= 0 else None
 
     # -- serving ---------------------------------------------------------------
 
@@ -471,10 +487,11 @@ class GeventServer:
         if not left:
             return
         first = left[0]
-        stack = "  (no Python frame)"
+        stack = "  (not serving a request)"
         for connection in self.state.connections:
             if connection.task is first and first.gr_frame is not None:
                 stack = connection.request_stack(first.gr_frame)
+                break
         error_log.warning(
             "%s: %d connections still running %g s after being cut (their code caught "
             "GreenletExit and went on); exiting without them; one was here:\n%s",

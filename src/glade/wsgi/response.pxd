@@ -18,13 +18,15 @@ cdef class ResponseWriter:
     cdef public object headers
     cdef public object status
 
-    # The writer's own steps and the head's lines: C calls (see connection.pxd).
+    # The writer's own steps: C calls (see connection.pxd), and so not
+    # attributes a subclass or a test can replace in the compiled build.
     cdef bytes _build_head(self, known_length)
     cdef _write_body(self, bytes data, known_length=*)
     cdef _send_head_with(self, bytes data)
     cdef _end(self)
 
-cpdef tuple _head_lines(bytes status_line, list headers)
+# `headers` untyped: an app's list subclass is a list (start_response checks).
+cpdef tuple _head_lines(bytes status_line, headers)
 
 # The Date cache's own C type, so that every response's Date is a C call
 # (http/response.pxd).

@@ -476,6 +476,18 @@ def test_headers_must_be_a_list(headers):
         response.start_response("200 OK", headers)
 
 
+class HeaderList(list):
+    """What some frameworks pass: their own list type."""
+
+
+def test_a_list_subclass_is_a_list_of_headers():
+    response, sent = writer()
+    response.start_response("200 OK", HeaderList([("X-A", "1"), ("Content-Length", "2")]))
+    response.finish([b"ok"])
+    answer = parsed(sent)
+    assert answer.header("X-A") == "1" and answer.body == b"ok"
+
+
 @pytest.mark.parametrize(
     "item",
     [["X-A", "1"], ("X-A",), ("X-A", "1", "2"), "X-A: 1"],
