@@ -128,15 +128,23 @@ def children(pid):
     return sorted(found)
 
 
-def rss_kib(pid):
-    """Resident set size of one process in KiB (VmRSS), or None if it is gone."""
+def _kib(path, *fields):
+    """The sum of the named `Field:  N kB` lines of a /proc file, or None if
+    the process is gone (or the file has none of them)."""
+    total = found = 0
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(fields):
+                total += int(line.split()[1])
+                found += 1
     except (OSError, ValueError, IndexError):
         return None
-    return None
+    return total if found else None
+
+
+def rss_kib(pid):
+    """Resident set size of one process in KiB (VmRSS), or None if it is gone."""
+    return _kib(f"/proc/{pid}/status", "VmRSS:")
 
 
 def worker_rss_kib(master_pid):
@@ -153,14 +161,7 @@ def uss_kib(pid):
     forks looks smaller than one that loads it in each worker, while both
     share the same pages. USS is what one more worker really costs.
     """
-    private = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                private += int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return private
+    return _kib(f"/proc/{pid}/smaps_rollup", "Private_Clean:", "Private_Dirty:")
 
 
 def worker_uss_kib(master_pid):
@@ -173,13 +174,7 @@ def pss_kib(pid):
     """Proportional set size in KiB, or None: the process's private pages plus
     its share of each shared page (a page shared by four processes counts a
     quarter in each)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    return _kib(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
 def server_pss_kib(master_pid):
