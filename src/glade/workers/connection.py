@@ -57,6 +57,13 @@ from glade.wsgi.environ import build_environ, connection_template
 from glade.wsgi.input import BadRequestBody, ClientDisconnected, InputStream
 from glade.wsgi.response import AppError, ResponseWriter, where_in_app
 
+try:
+    # A gevent socket's recv and send, in C (see gevent_io.pyx), for the
+    # sockets whose waits the sweeper bounds.
+    from glade.workers import gevent_io
+except ImportError:  # pure Python: the sockets' own methods
+    gevent_io = None
+
 RECV_SIZE = 65536
 # What the access log says of a connection the app took over (a WebSocket):
 # the app answered the handshake itself, as a rule with 101 Switching Protocols.
@@ -598,7 +605,7 @@ class Connection:
         if self.options.sweeps_deadlines:
             self.deadline = deadline
             try:
-                data = self.sock.recv(RECV_SIZE)
+                data = _sock_recv(self.sock, RECV_SIZE)
             except OSError:
                 if self.expired:
                     raise TimeoutError from None
@@ -618,7 +625,8 @@ class Connection:
         """
         sweeps = self.options.sweeps_deadlines
         timeout = self.options.body_timeout if timeout is None else timeout
-        send = self.sock.send
+        sock = self.sock
+        send = _sock_send if sweeps else _sock_send_timed
         total = len(data)
         sent = 0
         try:
@@ -626,14 +634,12 @@ class Connection:
                 self.writing = True
                 self.deadline = monotonic() + timeout
             else:
-                self.sock.settimeout(timeout)
-            sent = send(data)
-            if sent < total:
-                view = memoryview(data)
-                while sent < total:
-                    if sweeps:
-                        self.deadline = monotonic() + timeout  # progress: a new deadline
-                    sent += send(view[sent:])
+                sock.settimeout(timeout)
+            sent = send(sock, data, 0)
+            while sent < total:
+                if sweeps:
+                    self.deadline = monotonic() + timeout  # progress: a new deadline
+                sent += send(sock, data, sent)
         except OSError as error:
             self.written += sent
             if self.expired or isinstance(error, TimeoutError):
@@ -726,6 +732,22 @@ class Connection:
 # if this module is ever compiled: then the whole stack is walked, and only
 # Glade's own outer frames are left out.)
 _RESPOND_CODE = getattr(Connection._respond, "__code__", None)
+
+
+def _sock_send_timed(sock, data, start: int) -> int:
+    """`sock.send(data[start:])`, for a socket with a timeout (TLS, the sync worker)."""
+    return sock.send(memoryview(data)[start:] if start else data)
+
+
+# recv and send for a gevent socket whose waits the sweeper bounds.
+if gevent_io is not None:
+    _sock_recv, _sock_send = gevent_io.recv, gevent_io.send
+else:
+
+    def _sock_recv(sock, size: int) -> bytes:
+        return sock.recv(size)
+
+    _sock_send = _sock_send_timed
 
 
 def _shutdown(sock, how: int) -> None:
