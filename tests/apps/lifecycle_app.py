@@ -42,4 +42,9 @@ def app(environ, start_response):
         os._exit(13)
     if path == "/pid":
         return _text(start_response, str(os.getpid()).encode())
+    if path == "/loop-turn":
+        # Which turn of the gevent worker's event loop serves this request.
+        import gevent
+
+        return _text(start_response, str(gevent.get_hub().loop.iteration).encode())
     return _text(start_response, b"Hello, World!")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 import requests
 from support.server import run_until_exit, wait_until
@@ -52,3 +53,50 @@ def test_preload_of_an_app_that_cannot_load_stops_before_listening(tmp_path):
     assert "--preload: the app could not be loaded; stopping" in text
     assert "Listening at" not in text and "Booted worker" not in text
     assert "Traceback" not in text
+
+
+def _answers_to_a_burst(server, count: int, path: str) -> list[bytes]:
+    """Open `count` connections and send a request on each while every
+    worker is stopped, so that all of them wait in the listener's queue at
+    once (a client's or a proxy's keep-alive pool opened in one go); resume
+    the workers and return each connection's answer."""
+    workers = server.worker_pids()
+    clients = []
+    try:
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            for _ in range(count):
+                client = socket.create_connection((server.host, server.port), timeout=10)
+                clients.append(client)
+                client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        finally:
+            for pid in workers:
+                os.kill(pid, signal.SIGCONT)
+        answers = []
+        for client in clients:
+            reply = b""
+            while not (b"\r\n\r\n" in reply and reply.split(b"\r\n\r\n", 1)[1]):
+                chunk = client.recv(4096)
+                assert chunk, reply
+                reply += chunk
+            answers.append(reply.split(b"\r\n\r\n", 1)[1])
+        return answers
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_gevent_worker_accepts_one_connection_per_turn_of_its_loop(glade_server):
+    """As nginx by default (multi_accept off): a burst of connections is
+    shared by the workers instead of kept by the first to wake, which took
+    all it found while the others waited for a CPU, and kept their
+    keep-alive load for good. Shown on one worker, where it does not depend
+    on how the system schedules the processes: 64 connections queued at
+    once are served over at least 64 turns of its event loop (before: all
+    of them accepted in one turn, and answered in one or two)."""
+    server = glade_server("lifecycle_app:app", "-k", "gevent")
+    answers = _answers_to_a_burst(server, 64, "/loop-turn")
+    turns = sorted(int(answer) for answer in answers)
+    assert len(set(turns)) == 64, turns
+    assert server.tracebacks() == 0, server.output()

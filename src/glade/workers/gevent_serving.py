@@ -193,6 +193,7 @@ class GeventServer:
                 else:
                     self._slot_free.wait(FULL_POLL)
             try:
+                _wait_for_client(sock)
                 client, remote = sock.accept()
             except OSError as error:
                 pause = errors.pause_after(error)
@@ -562,6 +563,21 @@ def _end_read_wait(connection, deadline: float) -> None:
         return
     connection.deadline = 0.0
     task.throw(TimeoutError("read timed out"))
+
+
+def _wait_for_client(sock) -> None:
+    """Wait until the listener has a connection to accept, in the event loop.
+
+    Every accept waits for it, even when more connections are queued: one
+    connection per turn of the loop, as nginx accepts by default
+    (`multi_accept off`). A burst of connections (a client's or a proxy's
+    keep-alive pool opened at once) is then shared by the workers: one that
+    took all it found kept them all, while the others, woken by the same
+    burst, were still waiting for a CPU; keep-alive connections stay where
+    they land, so the whole load ran on one worker. The wait is the gevent
+    socket's own, on its own watcher (what its accept() does after EAGAIN).
+    """
+    sock._wait(sock._read_event)
 
 
 def _waiting_since(connection) -> float:
