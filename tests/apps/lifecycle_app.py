@@ -43,8 +43,9 @@ def app(environ, start_response):
     if path == "/pid":
         return _text(start_response, str(os.getpid()).encode())
     if path == "/loop-turn":
-        # Which turn of the gevent worker's event loop serves this request.
+        # Which worker, and which turn of its gevent event loop, serves this request.
         import gevent
 
-        return _text(start_response, str(gevent.get_hub().loop.iteration).encode())
+        turn = gevent.get_hub().loop.iteration
+        return _text(start_response, f"{os.getpid()} {turn}".encode())
     return _text(start_response, b"Hello, World!")

@@ -194,6 +194,7 @@ class GeventWorker(_GunicornWorker):
             max_connections=cfg.worker_connections,
             tls=tls,
             suppress_ragged_eofs=cfg.suppress_ragged_eofs,
+            shares_listeners=cfg.workers > 1,
         )
         templates = [
             self._environ_template(listener.sock, "https" if tls else "http")

@@ -135,6 +135,7 @@ class GeventWorker(Worker):
             max_connections=self.cfg.worker_connections,
             tls=self.tls,
             on_abort=lambda: self.request_stop("stuck (SIGABRT)", graceful=False),
+            shares_listeners=self.cfg.workers > 1,
         )
         self._install_signals()
         watchdog = BlockWatchdog.start(self)

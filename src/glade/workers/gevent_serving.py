@@ -139,10 +139,13 @@ class GeventServer:
         tls=None,
         suppress_ragged_eofs: bool = True,
         on_abort: Callable[[], None] | None = None,
+        shares_listeners: bool = False,
     ) -> None:
         self.options = options
         self.state = state
         self.max_connections = max_connections
+        # Other workers accept on the same listeners (see _wait_for_client).
+        self.shares_listeners = shares_listeners
         self.tls = tls
         self.suppress_ragged_eofs = suppress_ragged_eofs
         self.on_abort = on_abort  # a connection's greenlet raised WorkerAborted
@@ -185,6 +188,7 @@ class GeventServer:
         limit = self.max_connections
         nodelay = needs_nodelay(sock)
         errors = AcceptErrors()
+        one_per_turn = self.shares_listeners
         while True:
             while len(greenlets) >= limit:
                 self._slot_free.clear()
@@ -193,7 +197,8 @@ class GeventServer:
                 else:
                     self._slot_free.wait(FULL_POLL)
             try:
-                _wait_for_client(sock)
+                if one_per_turn:
+                    _wait_for_client(sock)
                 client, remote = sock.accept()
             except OSError as error:
                 pause = errors.pause_after(error)
@@ -568,14 +573,18 @@ def _end_read_wait(connection, deadline: float) -> None:
 def _wait_for_client(sock) -> None:
     """Wait until the listener has a connection to accept, in the event loop.
 
-    Every accept waits for it, even when more connections are queued: one
-    connection per turn of the loop, as nginx accepts by default
-    (`multi_accept off`). A burst of connections (a client's or a proxy's
-    keep-alive pool opened at once) is then shared by the workers: one that
-    took all it found kept them all, while the others, woken by the same
-    burst, were still waiting for a CPU; keep-alive connections stay where
-    they land, so the whole load ran on one worker. The wait is the gevent
-    socket's own, on its own watcher (what its accept() does after EAGAIN).
+    With other workers on the same listeners, every accept waits for it,
+    even when more connections are queued: one connection per turn of the
+    loop, as nginx accepts by default (`multi_accept off`). A burst of
+    connections (a client's or a proxy's keep-alive pool opened at once) is
+    then shared by the workers: one that took all it found kept them all,
+    while the others, woken by the same burst, were still waiting for a CPU;
+    keep-alive connections stay where they land, so the whole load ran on
+    one worker. A worker alone takes all it finds: one accept per turn
+    costs it a third of its rate for connections of one request each (the
+    turn, with all it serves, then paces the accepts). The wait is the
+    gevent socket's own, on its own watcher (what its accept() does after
+    EAGAIN).
     """
     sock._wait(sock._read_event)
 
