@@ -1,10 +1,13 @@
 """Glade's hot path, compiled: which modules are, and which of them run so.
 
-The modules in COMPILED are plain Python. Installed on a machine with a C
-compiler, each is also compiled with Cython (setup.py) into an extension
-module beside its source, which Python's import prefers; without a
-compiler, the install still succeeds and the same source runs. Nothing else
-in Glade knows the difference.
+The modules in COMPILED are plain Python, but for two C bindings (see
+COMPILED). Installed on a machine with a C compiler, each is also compiled
+with Cython (setup.py) into an extension module beside its source, which
+Python's import prefers; without a compiler, the install still succeeds
+and the same source runs. Nothing else in Glade knows the difference, but
+for the two modules that import a binding or do without it (the parser:
+llhttp or httptools; the serving loop: the gevent socket calls in C or the
+socket's own methods).
 
 `install()`, called once by `import glade`, decides, for all of them at
 once (they import each other's C types, so they run compiled together or

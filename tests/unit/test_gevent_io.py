@@ -27,6 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 if extensions.in_use():
     from glade.workers import gevent_io
+    from glade.workers.connection import _shutdown
 
 
 @pytest.fixture
@@ -112,14 +113,30 @@ def test_recv_on_a_closed_socket_raises_ebadf_like_gevent(pair):
     assert compiled.value.errno == expected.value.errno == errno.EBADF
 
 
-def test_a_shutdown_for_reading_ends_a_waiting_recv(pair):
-    """What the sweeper does to a connection whose wait is over."""
+def test_the_sweepers_shutdown_ends_a_waiting_recv_as_end_of_stream(pair):
+    """The sweeper ends a connection's wait between requests with shutdown(2)
+    on its descriptor (Connection.expire): the wait wakes, and reads b""."""
     server, _client = pair
-    gevent.spawn_later(0.02, server.shutdown, stdlib_socket.SHUT_RD)
-    try:
-        assert gevent_io.recv(server, 100) == b""
-    except OSError as error:  # gevent's cancel_wait, as its own recv gets
-        assert error.errno == errno.EBADF
+    gevent.spawn_later(0.02, _shutdown, server, stdlib_socket.SHUT_RD)
+    assert gevent_io.recv(server, 100) == b""
+
+
+def test_the_sweepers_shutdown_ends_a_send_waiting_for_room(pair):
+    """A client that stopped reading: its send waits for room until the
+    sweeper shuts the socket down (the ClientStalled path)."""
+    server, _client = pair
+    block = b"y" * (1 << 20)
+    while gevent_io.send(server, block) == len(block):
+        pass
+    gevent.spawn_later(0.02, _shutdown, server, stdlib_socket.SHUT_RDWR)
+    with pytest.raises(BrokenPipeError):
+        gevent_io.send(server, block)
+
+
+def test_recv_refuses_a_negative_size_like_the_socket(pair):
+    server, _client = pair
+    with pytest.raises(ValueError, match="negative buffersize"):
+        gevent_io.recv(server, -1)
 
 
 def test_a_gevent_timeout_ends_a_waiting_recv_and_the_socket_reads_on(pair):

@@ -21,9 +21,11 @@ TLS sockets and the sync worker keep their sockets' own methods, and so
 does the pure-Python form of Glade, which has no C to call.
 """
 
+import os
+
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
+from cpython.exc cimport PyErr_CheckSignals
 from libc.errno cimport EAGAIN, EINTR, errno
 
 
@@ -32,9 +34,16 @@ cdef extern from "<errno.h>":
         EWOULDBLOCK  # EAGAIN on Linux; not on every system
 
 
-cdef extern from "<sys/socket.h>" nogil:
-    ssize_t c_recv "recv" (int fd, void *buffer, size_t length, int flags)
-    ssize_t c_send "send" (int fd, const void *buffer, size_t length, int flags)
+cdef extern from *:
+    """
+    #include <sys/socket.h>
+    /* Python ignores SIGPIPE anyway: where there is no such flag, none is needed. */
+    #ifndef MSG_NOSIGNAL
+    #define MSG_NOSIGNAL 0
+    #endif
+    """
+    ssize_t c_recv "recv" (int fd, void *buffer, size_t length, int flags) nogil
+    ssize_t c_send "send" (int fd, const void *buffer, size_t length, int flags) nogil
     enum:
         MSG_DONTWAIT
         MSG_NOSIGNAL
@@ -65,9 +74,7 @@ cdef int _retry_or_raise(int error) except -1:
         if PyErr_CheckSignals() < 0:
             return -1
         return 1
-    errno = error
-    PyErr_SetFromErrno(OSError)
-    return -1
+    raise OSError(error, os.strerror(error))  # the errno's subclass, as the socket's own
 
 
 def recv(sock, Py_ssize_t size):
@@ -75,6 +82,8 @@ def recv(sock, Py_ssize_t size):
     64 KiB), b"" at the end of the stream, an OSError on failure."""
     cdef ssize_t got
     cdef int error
+    if size < 0:
+        raise ValueError("negative buffersize in recv")
     if size > BUFFER_SIZE:
         size = BUFFER_SIZE
     while True:

@@ -584,9 +584,14 @@ def _wait_for_client(sock) -> None:
     costs it a third of its rate for connections of one request each (the
     turn, with all it serves, then paces the accepts). The wait is the
     gevent socket's own, on its own watcher (what its accept() does after
-    EAGAIN).
+    EAGAIN). Whether other workers share the listeners is decided when a
+    worker starts, from the `workers` setting; after TTIN or TTOU, the
+    workers started before keep their way until they are replaced.
     """
-    sock._wait(sock._read_event)
+    watcher = sock._read_event
+    if watcher is None:  # closed: accept() raises EBADF, as it always did
+        return
+    sock._wait(watcher)
 
 
 def _waiting_since(connection) -> float:
