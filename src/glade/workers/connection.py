@@ -626,7 +626,7 @@ class Connection:
         sweeps = self.options.sweeps_deadlines
         timeout = self.options.body_timeout if timeout is None else timeout
         sock = self.sock
-        send = _sock_send if sweeps else _sock_send_timed
+        send = _sock_send if sweeps else _send_by_method
         total = len(data)
         sent = 0
         try:
@@ -734,8 +734,9 @@ class Connection:
 _RESPOND_CODE = getattr(Connection._respond, "__code__", None)
 
 
-def _sock_send_timed(sock, data, start: int) -> int:
-    """`sock.send(data[start:])`, for a socket with a timeout (TLS, the sync worker)."""
+def _send_by_method(sock, data, start: int) -> int:
+    """`sock.send(data[start:])` through the socket's own method: a socket
+    with a timeout (TLS, the sync worker), or any under pure Python."""
     return sock.send(memoryview(data)[start:] if start else data)
 
 
@@ -747,7 +748,7 @@ else:
     def _sock_recv(sock, size: int) -> bytes:
         return sock.recv(size)
 
-    _sock_send = _sock_send_timed
+    _sock_send = _send_by_method
 
 
 def _shutdown(sock, how: int) -> None:

@@ -7,8 +7,11 @@ in the event loop and try again. Under keep-alive load that EAGAIN is the
 common case: a connection asks for its client's next request just after
 answering the last one, before the client could send it. Each one costs
 Python an OSError (with the message decoded from the C library), its
-traceback, the `except` that inspects it and gevent's Python frame: about a
-microsecond, a twentieth of a small keep-alive request's CPU. Here the same
+traceback, the `except` that inspects it and gevent's Python frame, on top
+of what the real socket's method does each time (parse its arguments,
+allocate a 64 KiB bytes object and shrink it, release the GIL and take it
+back): together, a quarter of the worker's CPU per small keep-alive request
+(docs/benchmarks.md, the sixth pass). Here the same
 steps are C: a non-blocking recv(2) or send(2) whose EAGAIN is a number,
 and, for the wait, the socket's own `_wait` on its own watcher, the very
 call gevent's recv() and send() make (so a close from another greenlet, a
