@@ -121,6 +121,12 @@ def test_open_websockets_end_at_the_graceful_timeout(server, signum):
             plain.recv()
         output = server.wait_for_output("WebSocket connections", since=mark, timeout=10)
         assert "closed 3 WebSocket connections" in output, output
+        # Each session cut still gets its access line: 101, and the time it lasted.
+        output = server.wait_for_output('"GET /echo HTTP/1.1" 101 ', since=mark, timeout=10)
+        sessions = re.findall(
+            r'"GET (/echo|/socket\.io/\?[^ "]*transport=websocket[^ "]*) HTTP/1\.1" 101 ', output
+        )
+        assert len(sessions) >= 3, output
         if signum == signal.SIGTERM:
             assert server.wait(timeout=10) == 0
         else:

@@ -44,6 +44,8 @@ import time
 from collections.abc import Callable
 from time import monotonic
 
+from greenlet import GreenletExit
+
 from glade.hooks import RequestView, ResponseView, call_hook
 from glade.http import proxy_protocol
 from glade.http.connection import CLOSED, NEED_DATA, HTTPConnection, Phase, Request
@@ -401,7 +403,9 @@ class Connection:
             http, self._send, self._sendfile if options.can_sendfile else None, server
         )
         result = None
-        session_ended = False  # a WebSocket the app took over, ended the normal way
+        session_ended = (
+            False  # a WebSocket the app took over, ended (or cut at the graceful timeout)
+        )
         hooked = options.pre_request is not None or options.post_request is not None
         written_before = self.written
         # A WebSocket lives as long as its client keeps it: no request timeout.
@@ -476,6 +480,11 @@ class Connection:
         except WorkerAborted:
             # The worker is stuck here and about to exit; its stack is logged.
             self._send_quietly(http.fail_response(500))
+            raise
+        except GreenletExit:
+            # Cut at the graceful timeout (gevent worker): a WebSocket's
+            # session still gets its access line, with the time it lasted.
+            session_ended = upgrade and writer.status is None
             raise
         finally:
             close = getattr(result, "close", None)
