@@ -59,8 +59,8 @@ def test_recv_returns_what_is_there(pair):
 
 def test_recv_waits_in_the_loop_until_bytes_come(pair):
     server, client = pair
-    sent_later = gevent.spawn_later(0.05, client.sendall, b"late")
-    # Other greenlets run while it waits.
+    sent_later = gevent.spawn_later(0.2, client.sendall, b"late")
+    # Other greenlets run while it waits (five ticks of 5 ms, well before 0.2 s).
     ticks = []
     ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.005)) for _ in range(5)])
     assert gevent_io.recv(server, 100) == b"late"
