@@ -403,9 +403,8 @@ class Connection:
             http, self._send, self._sendfile if options.can_sendfile else None, server
         )
         result = None
-        session_ended = (
-            False  # a WebSocket the app took over, ended (or cut at the graceful timeout)
-        )
+        # A WebSocket the app took over, ended (or cut at the graceful timeout).
+        session_ended = False
         hooked = options.pre_request is not None or options.post_request is not None
         written_before = self.written
         # A WebSocket lives as long as its client keeps it: no request timeout.
